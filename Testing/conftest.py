@@ -1,0 +1,32 @@
+"""Shared fixtures: small images with oblique directions and anisotropic spacing."""
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+
+
+def rotation_matrix(rx_deg: float, ry_deg: float, rz_deg: float) -> np.ndarray:
+    rx, ry, rz = np.deg2rad([rx_deg, ry_deg, rz_deg])
+    x = np.array([[1, 0, 0], [0, np.cos(rx), -np.sin(rx)], [0, np.sin(rx), np.cos(rx)]])
+    y = np.array([[np.cos(ry), 0, np.sin(ry)], [0, 1, 0], [-np.sin(ry), 0, np.cos(ry)]])
+    z = np.array([[np.cos(rz), -np.sin(rz), 0], [np.sin(rz), np.cos(rz), 0], [0, 0, 1]])
+    return z @ y @ x
+
+
+def make_image(size=(20, 24, 12), spacing=(0.9, 1.1, 3.0), origin=(12.0, -30.0, 5.0),
+               direction=None, seed=0, dtype=np.float32) -> sitk.Image:
+    """A random volume (size in i, j, k order) with an oblique direction by default."""
+    rng = np.random.default_rng(seed)
+    array = rng.normal(100, 20, size=size[::-1]).astype(dtype)
+    image = sitk.GetImageFromArray(array)
+    image.SetSpacing(spacing)
+    image.SetOrigin(origin)
+    if direction is None:
+        direction = rotation_matrix(8, -5, 12)
+    image.SetDirection(tuple(np.asarray(direction, dtype=float).ravel()))
+    return image
+
+
+@pytest.fixture
+def oblique_image() -> sitk.Image:
+    return make_image()
