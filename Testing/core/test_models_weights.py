@@ -48,8 +48,14 @@ def test_round_trip_restores_every_tensor_and_metadata(saved):
     assert not torch.equal(target[0].weight, source[0].weight)
     assert load_weights(target, path, digest) is target
     assert_state_equal(target, source.state_dict())
-    assert weights_metadata(path) == {"architecture": "small_net", "fold": "0"}
+    assert weights_metadata(path) == {"architecture": "small_net", "fold": 0}
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_identical_weights_hash_identically_whatever_the_metadata_order(saved, tmp_path):
+    source, _, digest = saved
+    again = save_weights(source, tmp_path / "again.safetensors", {"fold": 0, "architecture": "small_net"})
+    assert again == digest
 
 
 def test_tampered_byte_is_refused_and_model_untouched(saved):

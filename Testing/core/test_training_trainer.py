@@ -50,7 +50,7 @@ def test_loss_decreases_and_the_best_checkpoint_is_the_best_epoch(toy, tmp_path)
     assert result.weights == tmp_path / "fold_0" / "best.safetensors"
     model = load_weights(adapter.build_model(config), result.weights, result.sha256)
     assert _accuracy(adapter, model, val, config) == pytest.approx(result.best_score)
-    assert json.loads(weights_metadata(result.weights)["epoch"]) == result.best_epoch
+    assert weights_metadata(result.weights)["epoch"] == result.best_epoch
     assert json.loads((tmp_path / "fold_0" / "history.json").read_text()) == result.history
 
 

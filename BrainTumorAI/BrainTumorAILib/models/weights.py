@@ -26,6 +26,9 @@ TORCH_SUFFIXES = (".pt", ".pth")
 _CHUNK = 1 << 20
 
 
+METADATA_KEY = "braintumorai"
+
+
 def sha256_file(path) -> str:
     """Lower-case hex SHA-256 of a file, read in chunks."""
     digest = hashlib.sha256()
@@ -38,24 +41,25 @@ def sha256_file(path) -> str:
 def save_weights(model: torch.nn.Module, path, metadata: dict | None = None) -> str:
     """Write the model's state dict as safetensors (atomically) and return the file's SHA-256.
 
-    `metadata` values that are not strings are stored as JSON (safetensors keeps str -> str).
+    `metadata` is stored as one sorted JSON string: safetensors keeps a str -> str map whose
+    order varies between runs, which would make identical weights hash differently.
     """
     path = Path(path)
     if path.suffix != SAFETENSORS_SUFFIX:
         raise ValueError(f"weights are saved as safetensors: {path.name} must end in {SAFETENSORS_SUFFIX}")
     # Cloning breaks storage sharing (tied weights), which safetensors refuses to write.
     state = {key: value.detach().cpu().contiguous().clone() for key, value in model.state_dict().items()}
-    text_metadata = {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
+    text_metadata = {METADATA_KEY: json.dumps(metadata or {}, sort_keys=True)}
     with atomic_path(path) as tmp:
         save_file(state, str(tmp), metadata=text_metadata)
     return sha256_file(path)
 
 
-def weights_metadata(path) -> dict[str, str]:
-    """The metadata stored by `save_weights` (strings; JSON-encoded where the value was not one)."""
+def weights_metadata(path) -> dict:
+    """The metadata stored by `save_weights`."""
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {})
+            return json.loads((handle.metadata() or {}).get(METADATA_KEY, "{}"))
     except (SafetensorError, OSError) as error:
         raise InputError(f"weights {Path(path).name}: cannot read safetensors header ({error})") from error
 
