@@ -1,0 +1,33 @@
+"""A whole synthetic cohort in one call: `n_per_kind` cases of each kind, seeds derived from one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..progress import NullProgress
+from .case import make_case
+from .kinds import KINDS
+
+
+def cohort_seeds(seed: int, n_per_kind: int) -> list:
+    """Case seeds of a cohort: seed * n_per_kind + 0..n-1 (cohorts with other seeds never share one)."""
+    return [seed * n_per_kind + i for i in range(n_per_kind)]
+
+
+def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_mm: float = 1.0,
+                progress=None) -> list:
+    """Write `n_per_kind` cases of each kind (all kinds by default) into `out_dir`; return their folders."""
+    kinds = list(KINDS if kinds is None else kinds)
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise ValueError(f"unknown kind(s) {', '.join(map(repr, unknown))}; choose from {', '.join(KINDS)}")
+    if n_per_kind < 1:
+        raise ValueError(f"n_per_kind must be at least 1, got {n_per_kind}")
+    progress = progress or NullProgress()
+    jobs = [(kind, case_seed) for case_seed in cohort_seeds(seed, n_per_kind) for kind in kinds]
+    folders = []
+    for done, (kind, case_seed) in enumerate(jobs):
+        progress.update("synth", done / len(jobs), f"{kind} seed {case_seed}")
+        folders.append(make_case(Path(out_dir), kind, case_seed, voxel_mm))
+    progress.update("synth", 1.0, f"{len(folders)} cases")
+    return folders
