@@ -28,7 +28,7 @@ benchmark: $(STAMP)
 	$(BIN)/braintumorai benchmark --out benchmark.json
 
 weights: $(STAMP)
-	$(BIN)/python -m BrainTumorAILib.training.demo_weights --out Resources/models
+	$(BIN)/python -m BrainTumorAILib.demo_weights --out Resources/models
 
 clean:
 	rm -rf demo_output benchmark.json .pytest_cache

@@ -63,6 +63,31 @@ def build_parser() -> argparse.ArgumentParser:
     _add_preprocessing_options(preprocess)
     _add_progress(preprocess)
 
+    run = commands.add_parser("run", help="run the clinical tasks on one case and write result.json")
+    _add_sequence_inputs(run)
+    run.add_argument("--out", required=True, type=Path)
+    run.add_argument("--roi", type=Path, help="Slicer Markups ROI file (.mrk.json)")
+    run.add_argument("--roi-ras", help="axis-aligned box RMIN,RMAX,AMIN,AMAX,SMIN,SMAX in RAS mm")
+    run.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_progress(run)
+
+    train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
+    train.add_argument("--task", required=True)
+    train.add_argument("--data", required=True, type=Path, help="folder of cases (BraTS-style or synthetic) or CSV manifest")
+    train.add_argument("--out", required=True, type=Path)
+    train.add_argument("--preset", help="training preset (default: the task's paper preset)")
+    train.add_argument("--config", type=Path, help="JSON file overriding preset values")
+    train.add_argument("--folds", type=int, default=None, help="number of folds (default: the preset's)")
+    train.add_argument("--register", action="store_true", help="add the trained model set to your registry")
+    _add_progress(train)
+
+    evaluate = commands.add_parser("evaluate", help="statistics of run outputs against known truth")
+    evaluate.add_argument("--task", required=True)
+    evaluate.add_argument("--pred", required=True, type=Path, help="folder with one run output folder per case")
+    evaluate.add_argument("--truth", required=True, type=Path, help="folder of cases or CSV manifest with labels")
+    evaluate.add_argument("--out", required=True, type=Path)
+
     benchmark = commands.add_parser("benchmark", help="time each stage and peak memory, write JSON")
     benchmark.add_argument("--out", required=True, type=Path)
     benchmark.add_argument("--scales", default="1,2", help="voxel-count multiples to measure")
@@ -143,6 +168,45 @@ def _cmd_preprocess(args) -> None:
     print(f"preprocessed images, brain mask and preprocessing.json in {args.out}")
 
 
+def _cmd_run(args) -> None:
+    from .roi import load_roi
+    from .report_text import print_run_summary
+    from .runner import run_case, write_run
+
+    roi = load_roi(args.roi, args.roi_ras)
+    images = read_sequences(args)
+    progress = _progress_for(args)
+    run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress)
+    write_run(run, args.out)
+    progress.update("done", 1.0, f"results in {args.out}")
+    progress.close()
+    print_run_summary(run.result, args.out)
+
+
+def _cmd_train(args) -> None:
+    from . import tasks  # noqa: F401 - registers every task's training adapter
+    from .training import train_command
+    from .training.registration import register_model_set
+
+    report = train_command(task=args.task, data=args.data, out=args.out, preset=args.preset, folds=args.folds,
+                           config_path=args.config, progress=_progress_for(args))
+    if report is None:  # not the main process of a torchrun launch
+        return
+    print(f"training report: {args.out}/training_report.json")
+    if args.register:
+        model_set = register_model_set(report, args.out)
+        print(f"registered model set {model_set.name} for {model_set.task}")
+
+
+def _cmd_evaluate(args) -> None:
+    from .evaluation import evaluate_command
+
+    report = evaluate_command(args.task, args.pred, args.truth, args.out)
+    metrics = report["metrics"]
+    print(f"{args.task}: {report['n_cases']} cases, AUC {metrics['auc']:.3f}, accuracy {metrics['accuracy']:.3f}; "
+          f"report in {args.out}/evaluation.json")
+
+
 def _cmd_benchmark(args) -> None:
     from .benchmark import run_benchmark
 
@@ -161,6 +225,9 @@ def _cmd_demo(args) -> None:
 COMMANDS = {
     "synth": _cmd_synth,
     "preprocess": _cmd_preprocess,
+    "run": _cmd_run,
+    "train": _cmd_train,
+    "evaluate": _cmd_evaluate,
     "benchmark": _cmd_benchmark,
     "demo": _cmd_demo,
 }

@@ -148,7 +148,15 @@ def _synthetic_case(folder: Path, label_key: str) -> Case:
     label = truth[label_key]
     return Case(case_id=folder.name, patient_id=folder.name, label=None if label is None else str(label),
                 sequences={s: _nifti(folder, s) for s in SEQUENCES}, seg=seg if seg.is_file() else None,
-                roi_ras=_roi(truth["roi_ras"], f"synthetic case {folder.name}"), truth=truth_path)
+                roi_ras=_roi(_drawn_roi(truth), f"synthetic case {folder.name}"), truth=truth_path)
+
+
+def _drawn_roi(truth: dict) -> list[float]:
+    """The ROI as a reader draws it on the T2 (the gbm-met reference), in that image's RAS.
+
+    Each synthetic sequence has its own head pose, so the world-frame box would miss the lesion.
+    """
+    return truth.get("roi_ras_by_sequence", {}).get("t2", truth["roi_ras"])
 
 
 def _manifest_case(row: dict, line: int, csv_path: Path) -> Case:

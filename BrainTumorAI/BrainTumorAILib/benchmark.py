@@ -1,0 +1,144 @@
+"""`braintumorai benchmark`: seconds per stage and peak memory on synthetic cases, as JSON.
+
+Each voxel scale runs in its own process so peak memory is that scale's alone. Scale s means
+s times the voxels of the 1 mm case: anatomy, acquisitions and the output grid all get
+spacings divided by s^(1/3).
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import SimpleITK as sitk
+
+BENCHMARK_KIND = "gbm"
+BENCHMARK_SEED = 11
+
+
+class PeakMemory:
+    """Samples this process's resident memory in a thread; `peak_mb` is the highest seen."""
+
+    def __init__(self, interval_s: float = 0.02):
+        self.interval_s, self.peak = interval_s, 0
+        self._process, self._stop = psutil.Process(), threading.Event()
+
+    def __enter__(self):
+        self.peak = self._process.memory_info().rss
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._process.memory_info().rss)
+            self._stop.wait(self.interval_s)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self._process.memory_info().rss)
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak / 2**20, 1)
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    return float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
+
+
+def measure_preprocessing(scale: float, work_dir: Path) -> dict:
+    """Preprocess one synthetic 3-sequence case at `scale` x the 1 mm voxel count."""
+    from .image import read_image
+    from .preprocessing import PreprocessOptions, preprocess, registration_error_mm, resample_mask
+    from .synthetic import load_truth, make_case, true_transform
+
+    voxel_mm = 1.0 / scale ** (1 / 3)
+    case_dir = make_case(work_dir, BENCHMARK_KIND, BENCHMARK_SEED, voxel_mm=voxel_mm)
+    truth = load_truth(case_dir)
+    report = {"scale": scale, "voxel_mm": round(voxel_mm, 4)}
+    for reference in ("t2", "t1ce"):
+        images = {name: read_image(case_dir / f"{name}.nii.gz", name) for name in ("t1ce", "t2", "flair")}
+        options = PreprocessOptions(reference=reference, resample_mm=voxel_mm)
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            case = preprocess(images, options)
+            elapsed = time.perf_counter() - start
+        brain_truth = read_image(case_dir / "truth" / f"brain_{reference}.nii.gz", "brain truth")
+        brain_truth = resample_mask(brain_truth, case.brain_mask)
+        points = _brain_points(brain_truth)
+        errors = {name: round(registration_error_mm(case.transforms[name], true_transform(truth, reference, name), points), 3)
+                  for name in images if name != reference}
+        report[f"reference_{reference}"] = {
+            "seconds": round(elapsed, 2), "stages_s": case.timings_s, "peak_memory_mb": memory.peak_mb,
+            "input_voxels": {n: int(np.prod(i.GetSize())) for n, i in images.items()},
+            "grid_voxels": int(np.prod(case.brain_mask.GetSize())),
+            "registration_error_max_mm": errors,
+            "brain_mask_dice": round(_dice(sitk.GetArrayViewFromImage(case.brain_mask),
+                                           sitk.GetArrayViewFromImage(brain_truth)), 4),
+        }
+    return report
+
+
+def _brain_points(mask: sitk.Image, n: int = 5000) -> np.ndarray:
+    """Physical (LPS) points of up to n brain voxels, evenly subsampled."""
+    k, j, i = np.nonzero(sitk.GetArrayViewFromImage(mask))
+    step = max(1, len(i) // n)
+    index = np.stack([i[::step], j[::step], k[::step]], axis=1)
+    return np.array([mask.TransformIndexToPhysicalPoint(tuple(int(v) for v in idx)) for idx in index])
+
+
+def measure_gbm_met(work_dir: Path) -> dict:
+    """The gbm-met task alone (after preprocessing) on the 1 mm case, CPU."""
+    from .image import read_image
+    from .roi import BoxROI
+    from .runner import run_case
+    from .synthetic import load_truth, make_case
+
+    case_dir = make_case(work_dir, BENCHMARK_KIND, BENCHMARK_SEED, voxel_mm=1.0)
+    roi = BoxROI.from_ras_bounds(load_truth(case_dir)["roi_ras_by_sequence"]["t2"])
+    images = {name: read_image(case_dir / f"{name}.nii.gz", name) for name in ("t1ce", "t2")}
+    run_case(images, roi, tasks="gbm-met", device="cpu")  # warm-up: first MONAI/torch calls are slow
+    with PeakMemory() as memory:
+        run = run_case(images, roi, tasks="gbm-met", device="cpu")
+    timings = run.result["timings_s"]
+    return {"task_s_including_preprocessing": timings["gbm-met"],
+            "preprocessing_s": timings.get("preprocess_t2"),
+            "inference_s": round(timings["gbm-met"] - timings.get("preprocess_t2", 0.0), 3),
+            "peak_memory_mb": memory.peak_mb, "n_slices": run.result["tasks"]["gbm-met"]["n_slices"]}
+
+
+def _in_child(function, *args):
+    """Run function(*args) in a fresh process (spawned) and return its result."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(1) as pool:
+        return pool.apply(function, args)
+
+
+def run_benchmark(out_path, scales=(1.0, 2.0)) -> dict:
+    """Measure and write the benchmark JSON; returns it."""
+    with tempfile.TemporaryDirectory(prefix="braintumorai-bench-") as tmp:
+        scale_reports = [_in_child(measure_preprocessing, s, Path(tmp) / f"scale{s}") for s in scales]
+        gbm_met = _in_child(measure_gbm_met, Path(tmp) / "gbm-met")
+    summary = {"preprocessing_s": {f"x{r['scale']:g}": r["reference_t2"]["seconds"] for r in scale_reports},
+               "preprocessing_peak_mb": max(r["reference_t2"]["peak_memory_mb"] for r in scale_reports),
+               "registration_error_max_mm": scale_reports[0]["reference_t2"]["registration_error_max_mm"],
+               "brain_mask_dice": scale_reports[0]["reference_t2"]["brain_mask_dice"],
+               "gbm_met_inference_s": gbm_met["inference_s"], "gbm_met_peak_mb": gbm_met["peak_memory_mb"]}
+    if len(scale_reports) > 1:
+        base = scale_reports[0]["reference_t2"]["seconds"]
+        summary["time_ratio_largest_vs_first"] = round(scale_reports[-1]["reference_t2"]["seconds"] / base, 3)
+    report = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                          "python": platform.python_version()},
+              "preprocessing": scale_reports, "gbm_met": gbm_met, "summary": summary}
+    Path(out_path).write_text(json.dumps(report, indent=2))
+    return report

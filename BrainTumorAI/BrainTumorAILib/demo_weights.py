@@ -1,0 +1,81 @@
+"""`make weights`: train the bundled demo model sets on synthetic cohorts, reproducibly.
+
+Demo weights only: synthetic phantoms, reduced widths, few epochs. Every card, the registry,
+the panel and the report say so. Real models come from `braintumorai train` on real cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shutil
+from pathlib import Path
+
+from .models import ModelRegistry, models_dir, write_card
+from .progress import Progress
+from .synthetic import make_cohort
+from .training import load_config, run_kfold
+from .training.cases import index_cases
+from .training.registration import build_card_and_entry
+from .training.task_adapters import create_adapter
+
+INTENDED_USE = ("Demonstration and software testing of BrainTumorAI on synthetic phantoms. "
+                "Not for clinical use; train on real cases with `braintumorai train`.")
+LIMITATIONS = [
+    "Trained only on synthetic phantoms built on the MNI152 template: no real patient data.",
+    "Reduced-width network and short training; accuracy on real MRI is unknown and presumably poor.",
+]
+
+
+def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
+    """Make the spec's synthetic cohort, cross-validate, copy the folds and card into out_dir, register."""
+    task = spec["task"]
+    cohort_dir = work_dir / f"{spec['name']}-cohort"
+    make_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
+                progress=progress.child(0.0, 0.3))
+    adapter = create_adapter(task)
+    config = dataclasses.replace(load_config(adapter.default_preset), name=f"{adapter.default_preset}-demo",
+                                 **spec["overrides"])
+    run_dir = work_dir / f"{spec['name']}-run"
+    report = run_kfold(adapter, index_cases(cohort_dir, adapter.truth_label_key), config, run_dir,
+                       progress=progress.child(0.3, 1.0))
+    set_dir = out_dir / spec["name"]
+    if set_dir.exists():
+        shutil.rmtree(set_dir)
+    set_dir.mkdir(parents=True)
+    fold_files = []
+    for index, fold in enumerate(report["model_set"]["folds"]):
+        target = set_dir / f"fold{index}.safetensors"
+        shutil.copyfile(run_dir / fold["path"], target)
+        fold_files.append(target)
+    description = (f"{spec['n_per_kind']} synthetic phantoms per class ({', '.join(spec['kinds'])}), "
+                   f"seed {spec['seed']}, {spec['voxel_mm']} mm, from BrainTumorAILib.synthetic")
+    card, entry = build_card_and_entry(report, spec["name"], "1.0.0", demo=True, data_description=description,
+                                       intended_use=INTENDED_USE, limitations=LIMITATIONS,
+                                       fold_files=fold_files, base_dir=out_dir)
+    write_card(card, set_dir / "model_card.json")
+    entry["card"] = f"{spec['name']}/model_card.json"
+    registry = ModelRegistry.load(out_dir / "registry.json")
+    registry.add(entry, replace=True)
+    registry.save()
+    for plot in run_dir.glob("*.png"):
+        shutil.copyfile(plot, set_dir / plot.name)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=None, help="models folder (default: the bundled one)")
+    parser.add_argument("--work", type=Path, default=Path("build/demo_weights"), help="cohorts and runs")
+    parser.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    args = parser.parse_args(argv)
+    from .tasks import DEMO_SETS
+
+    names = list(DEMO_SETS) if args.tasks == "all" else args.tasks.split(",")
+    for name in names:
+        progress = Progress("bar")
+        train_demo_set(DEMO_SETS[name], args.work, args.out or models_dir(), progress)
+        progress.close()
+
+
+if __name__ == "__main__":
+    main()

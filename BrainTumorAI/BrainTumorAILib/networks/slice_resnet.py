@@ -1,0 +1,67 @@
+"""2D ResNet-50 for ROI slices (Shin 2021): MONAI's ResNet with a dropout head.
+
+Widths are a parameter so a reduced-width variant (same bottleneck topology, fewer channels)
+can be bundled as demo weights; the paper's network is `widths=(64, 128, 256, 512)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from monai.networks.nets import ResNet
+from torch import nn
+
+from ..errors import InputError
+
+PAPER_WIDTHS = (64, 128, 256, 512)
+RESNET50_LAYERS = [3, 4, 6, 3]
+
+
+def build_slice_resnet50(in_channels: int = 3, num_classes: int = 2, widths=PAPER_WIDTHS,
+                         dropout: float = 0.5) -> ResNet:
+    """ResNet-50 topology; stride-2 stem and bias-free shortcuts so torchvision weights fit."""
+    model = ResNet(
+        block="bottleneck", layers=RESNET50_LAYERS, block_inplanes=list(widths), spatial_dims=2,
+        n_input_channels=in_channels, conv1_t_size=7, conv1_t_stride=2, num_classes=num_classes,
+        bias_downsample=False,
+    )
+    # Dropout before the classifier (Shin 2021); MONAI's CAM applies `fc` per position, which
+    # works on this Sequential as in eval mode dropout is the identity.
+    model.fc = nn.Sequential(nn.Dropout(dropout), nn.Linear(model.fc.in_features, num_classes))
+    return model
+
+
+def freeze_backbone(model: ResNet) -> None:
+    """Freeze every convolution and batch-norm; only the fully connected head trains (Shin 2021)."""
+    for name, parameter in model.named_parameters():
+        parameter.requires_grad = name.startswith("fc.")
+
+
+def load_torchvision_resnet50(model: ResNet, path: Path) -> list[str]:
+    """Copy ImageNet weights from a local torchvision-format ResNet-50 state dict into `model`.
+
+    torchvision names the layers as MONAI does, except the classifier (`fc` vs our `fc.1`),
+    which is not copied: ImageNet has 1000 classes. Returns the copied keys.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # any unreadable or unsafe file must stop here, named
+        raise InputError(f"pretrained weights {path}: not a torchvision state dict ({exc})") from None
+    if isinstance(state, dict) and "state_dict" in state:
+        state = state["state_dict"]
+    own = model.state_dict()
+    copied = []
+    for key, tensor in state.items():
+        if key.startswith("fc."):
+            continue
+        if key not in own or own[key].shape != tensor.shape:
+            raise InputError(
+                f"pretrained weights {path}: layer {key} {tuple(tensor.shape)} does not fit this "
+                f"network (expected {tuple(own[key].shape) if key in own else 'no such layer'}); "
+                f"ImageNet weights need the paper widths {PAPER_WIDTHS} and 3 input channels"
+            )
+        own[key] = tensor
+        copied.append(key)
+    model.load_state_dict(own)
+    return copied

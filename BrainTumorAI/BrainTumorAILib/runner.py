@@ -1,0 +1,152 @@
+"""`braintumorai run`: preprocess once per reference space, run the chosen tasks, write the contract's files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import SimpleITK as sitk
+import torch
+
+from . import __version__
+from .errors import InputError
+from .image import lps_to_ras, write_image
+from .models.device import DeviceFallbackWarning, select_device
+from .models.registry import ModelRegistry
+from .outputs import staged_output
+from .preprocessing import PreprocessOptions, preprocess
+from .progress import NullProgress
+from .report import write_report
+from .roi import BoxROI
+from .tasks import TASKS, TaskContext
+
+LESION_COLUMNS = ("task", "id", "volume_mm3", "centroid_r", "centroid_a", "centroid_s",
+                  "longest_diameter_mm", "max_probability")
+
+
+@dataclass
+class RunResult:
+    """Everything `run` writes: result.json content, images by file name, lesion rows."""
+
+    result: dict
+    images: dict[str, sitk.Image] = field(default_factory=dict)
+    lesions: list[dict] = field(default_factory=list)
+    preprocessed: dict = field(default_factory=dict)  # reference sequence -> PreprocessedCase
+
+
+def select_tasks(requested: str, images: dict, roi: BoxROI | None) -> tuple[list, list[str]]:
+    """The tasks to run and notes on those skipped; `all` skips what the inputs cannot serve."""
+    if requested == "all":
+        chosen, notes = [], []
+        for spec in TASKS.values():
+            missing = [s for s in spec.sequences if s not in images]
+            if missing:
+                notes.append(f"{spec.name} skipped: needs {', '.join(missing)}")
+            elif spec.needs_roi and roi is None:
+                notes.append(f"{spec.name} skipped: needs an ROI (--roi or --roi-ras)")
+            else:
+                chosen.append(spec)
+        if not chosen:
+            raise InputError("no task can run on these inputs: " + "; ".join(notes))
+        return chosen, notes
+    names = [n.strip() for n in requested.split(",") if n.strip()]
+    unknown = [n for n in names if n not in TASKS]
+    if unknown or not names:
+        raise InputError(f"unknown task {', '.join(unknown) or '(none)'}; choose from all, {', '.join(TASKS)}")
+    for name in names:
+        spec = TASKS[name]
+        missing = [s for s in spec.sequences if s not in images]
+        if missing:
+            raise InputError(f"{name} needs --{' --'.join(missing)}")
+        if spec.needs_roi and roi is None:
+            raise InputError(f"{name} needs an ROI: give --roi FILE.mrk.json or --roi-ras RMIN,RMAX,AMIN,AMAX,SMIN,SMAX")
+    return [TASKS[n] for n in names], []
+
+
+class SharedPreprocessing:
+    """Preprocess once per distinct option set (in practice: once per reference space)."""
+
+    def __init__(self, images: dict, progress):
+        self.images, self.progress, self.cases, self.timings = images, progress, {}, {}
+
+    def __call__(self, settings: dict):
+        known = {f.name for f in fields(PreprocessOptions)}
+        options = PreprocessOptions(**{k: v for k, v in settings.items() if k in known})
+        key = json.dumps(options.to_json(), sort_keys=True)
+        if key not in self.cases:
+            start = time.perf_counter()
+            images = {name: image for name, image in self.images.items()}
+            self.cases[key] = preprocess(images, options, progress=self.progress)
+            self.timings[f"preprocess_{options.reference}"] = round(time.perf_counter() - start, 3)
+        return self.cases[key]
+
+
+def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "all", device: str = "auto",
+             progress=None, registry: ModelRegistry | None = None) -> RunResult:
+    """Run the tasks on validated input images; returns what `write_run` writes."""
+    progress = progress or NullProgress()
+    specs, notes = select_tasks(tasks, images, roi)
+    torch_device = select_device(device)
+    registry = registry or ModelRegistry.load()
+    shared = SharedPreprocessing(images, progress.child(0.0, 0.5))
+    run = RunResult(result={"tasks": {}, "device": str(torch_device), "models": {}, "timings_s": {},
+                            "notes": notes, "version": __version__,
+                            "roi": roi.to_json() if roi is not None else None,
+                            "inputs": {name: _geometry_ras(image) for name, image in images.items()}})
+    total_start = time.perf_counter()
+    for index, spec in enumerate(specs):
+        part = progress.child(0.5 + 0.5 * index / len(specs), 0.5 + 0.5 * (index + 1) / len(specs))
+        context = TaskContext(images=images, roi=roi, device=torch_device, preprocessed=shared,
+                              registry=registry, progress=part)
+        start = time.perf_counter()
+        output = _run_with_cpu_fallback(spec, context)
+        run.result["timings_s"][spec.name] = round(time.perf_counter() - start, 3)
+        run.result["tasks"][spec.name] = output.result
+        run.result["models"][spec.name] = output.model_set
+        run.images.update(output.images)
+        run.lesions.extend({"task": spec.name, **row} for row in output.lesions)
+        part.update(spec.name, 1.0, "done")
+    # preprocessing time is counted inside the first task that asked for it; show it apart too
+    run.result["timings_s"].update(shared.timings)
+    run.preprocessed = {case.reference: case for case in shared.cases.values()}
+    run.result["timings_s"]["total"] = round(time.perf_counter() - total_start, 3)
+    return run
+
+
+def _run_with_cpu_fallback(spec, context: TaskContext):
+    """Run a whole task again on the CPU when the GPU runs out of memory (models and maps included)."""
+    try:
+        return spec.run(context)
+    except torch.cuda.OutOfMemoryError:
+        pass
+    # outside the except block, so the failed attempt's tensors are released before emptying
+    warnings.warn(f"{spec.name}: CUDA out of memory, running again on the CPU", DeviceFallbackWarning)
+    torch.cuda.empty_cache()
+    context.device = torch.device("cpu")
+    return spec.run(context)
+
+
+def _geometry_ras(image: sitk.Image) -> dict:
+    """Input geometry for result.json (origin in RAS, direction columns in RAS)."""
+    flip = [-1.0, -1.0, 1.0]
+    matrix = [[flip[r] * image.GetDirection()[3 * r + c] for c in range(3)] for r in range(3)]
+    return {"size": list(image.GetSize()), "spacing": list(image.GetSpacing()),
+            "origin_ras": lps_to_ras(image.GetOrigin()).tolist(), "direction_ras": matrix}
+
+
+def write_run(run: RunResult, out_dir: Path) -> Path:
+    """Write result.json, lesions.csv, report.html and the images, all or nothing."""
+    with staged_output(out_dir) as staging:
+        for name, image in run.images.items():
+            write_image(image, staging / name)
+        with open(staging / "lesions.csv", "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=LESION_COLUMNS, extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(run.lesions)
+        (staging / "result.json").write_text(json.dumps(run.result, indent=2))
+        write_report(run, staging / "report.html")
+    return Path(out_dir)

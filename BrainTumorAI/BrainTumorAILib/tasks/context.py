@@ -1,0 +1,55 @@
+"""What every task receives from the runner and what it gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import SimpleITK as sitk
+import torch
+
+from ..catalog import TaskInfo
+from ..progress import NullProgress
+from ..roi import BoxROI
+
+
+@dataclass
+class TaskContext:
+    """Inputs of one run: raw validated images, the ROI, the device, shared preprocessing."""
+
+    images: dict[str, sitk.Image]
+    roi: BoxROI | None
+    device: torch.device
+    preprocessed: Callable  # (options dict from a model set) -> PreprocessedCase, cached per reference
+    registry: object
+    progress: object = field(default_factory=NullProgress)
+
+
+@dataclass
+class TaskOutput:
+    """A task's entry in result.json, its images (`<task>_<kind>.nii.gz` -> image) and lesion rows."""
+
+    result: dict
+    images: dict[str, sitk.Image] = field(default_factory=dict)
+    lesions: list[dict] = field(default_factory=list)
+    model_set: dict | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A clinical question the runner can answer: its catalog entry and its pipeline."""
+
+    info: TaskInfo
+    run: Callable[[TaskContext], TaskOutput]
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def sequences(self) -> tuple[str, ...]:
+        return self.info.sequences
+
+    @property
+    def needs_roi(self) -> bool:
+        return self.info.needs_roi
