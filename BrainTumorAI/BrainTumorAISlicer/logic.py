@@ -1,0 +1,199 @@
+"""BrainTumorAILogic: run the core's `run` command on scene volumes and add the results as nodes.
+
+The logic writes the inputs through storage nodes into a temporary folder, starts
+`python -m BrainTumorAILib run ... --progress json` in a background process, relays progress,
+can cancel (killing the whole process tree), and only when the run succeeds adds new nodes.
+A failed or cancelled run leaves the scene exactly as it was and raises BrainTumorAIError.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import slicer
+
+from BrainTumorAILib.catalog import TASK_CATALOG
+
+from .background import BackgroundProcess, ProgressEvent
+from .core_process import start_core
+from .errors import BrainTumorAIError, RunCancelled
+from .result_nodes import ResultNodes, load_result_nodes
+from .result_summary import ResultSummary, summarize
+from .scene_io import boxes_overlap, nodes_removed_on_error, roi_world_box, world_bounds, write_volume
+
+SEQUENCES = ("t1ce", "t2", "flair", "t1")
+REQUIRED_SEQUENCES = ("t1ce", "t2")  # the `run` command always needs both
+DEVICES = ("auto", "cpu", "cuda")
+SEQUENCE_TITLES = {"t1ce": "T1CE", "t2": "T2", "flair": "FLAIR", "t1": "T1"}
+
+
+@dataclass
+class RunResults:
+    """A successful run: result.json's content, the new nodes, and the folder of the CLI's files
+    (result.json, lesions.csv, report.html and the images)."""
+
+    result: dict
+    nodes: ResultNodes
+    output_dir: Path
+
+    @property
+    def summary(self) -> ResultSummary:
+        return summarize(self.result)
+
+
+class AnalysisRun:
+    """One background run started by BrainTumorAILogic.start: poll it, wait for it, cancel it,
+    then `load_results` (on Slicer's main thread) adds the nodes or raises the run's error."""
+
+    def __init__(self, process: BackgroundProcess, run_dir: Path, inputs: dict, name_prefix: str):
+        self.process = process
+        self.run_dir = run_dir
+        self.inputs = inputs
+        self.name_prefix = name_prefix
+
+    @property
+    def output_dir(self) -> Path:
+        return self.run_dir / "output"
+
+    @property
+    def finished(self) -> bool:
+        return not self.process.running
+
+    def poll(self) -> list[ProgressEvent]:
+        """Progress events since the last poll (the Widget's timer calls this)."""
+        return self.process.poll()
+
+    def cancel(self) -> None:
+        self.process.cancel()
+
+    def wait(self, progress_callback: Callable[[ProgressEvent], None] | None = None) -> None:
+        """Block until the process ends, passing each progress event to `progress_callback`
+        (which may call `cancel`)."""
+        self.process.follow(progress_callback)
+
+    def load_results(self) -> RunResults:
+        """Add the result nodes of a successful run, or raise (RunCancelled / BrainTumorAIError)
+        leaving the scene unchanged. The temporary inputs are removed either way."""
+        status = self.process.wait()
+        try:
+            if self.process.cancelled:
+                raise RunCancelled("the run was cancelled")
+            if status != 0:
+                raise BrainTumorAIError(self.process.error_message())
+            result = json.loads((self.output_dir / "result.json").read_text(encoding="utf-8"))
+            with nodes_removed_on_error():
+                nodes = load_result_nodes(self.output_dir, result, self.inputs, self.name_prefix)
+        except BaseException:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
+        finally:
+            shutil.rmtree(self.run_dir / "inputs", ignore_errors=True)
+        return RunResults(result, nodes, self.output_dir)
+
+
+class BrainTumorAILogic:
+    """The module's logic; no Qt, so it runs in Slicer and on slicer-core alike."""
+
+    def __init__(self, work_dir: Path | None = None, python: str | None = None):
+        self.work_dir = Path(work_dir) if work_dir else None  # None: the system's temporary folder
+        self.python = python  # None: Slicer's Python (see core_process.slicer_python)
+        self.active_run: AnalysisRun | None = None
+
+    def process(self, t1ce, t2, flair=None, t1=None, roi=None, tasks="all", device="auto",
+                progress_callback: Callable[[ProgressEvent], None] | None = None) -> RunResults:
+        """The blocking form: run, wait, and return the results (nodes already in the scene)."""
+        run = self.start(t1ce=t1ce, t2=t2, flair=flair, t1=t1, roi=roi, tasks=tasks, device=device)
+        try:
+            run.wait(progress_callback)
+            return run.load_results()
+        finally:
+            self.active_run = None
+
+    def cancel(self) -> None:
+        """Cancel the active run (from a progress callback or another thread)."""
+        if self.active_run is not None:
+            self.active_run.cancel()
+
+    def start(self, t1ce, t2, flair=None, t1=None, roi=None, tasks="all", device="auto") -> AnalysisRun:
+        """Check the inputs, write them, start the background run; the scene is not touched."""
+        inputs = {name: node for name, node in zip(SEQUENCES, (t1ce, t2, flair, t1)) if node is not None}
+        task_names = parse_tasks(tasks)
+        check_inputs(inputs, roi, task_names, device)
+        run_dir = Path(tempfile.mkdtemp(prefix="BrainTumorAI-run-", dir=self.work_dir))
+        try:
+            arguments = ["run", *self._write_inputs(inputs, roi, run_dir / "inputs"),
+                         "--out", run_dir / "output", "--tasks", ",".join(task_names) if task_names else "all",
+                         "--device", device, "--progress", "json"]
+            process = start_core(arguments, cwd=run_dir, python=self.python)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        self.active_run = AnalysisRun(process, run_dir, inputs, name_prefix=t1ce.GetName())
+        return self.active_run
+
+    @staticmethod
+    def _write_inputs(inputs: dict, roi, folder: Path) -> list:
+        folder.mkdir(parents=True)
+        arguments = []
+        for name, node in inputs.items():
+            arguments += [f"--{name}", write_volume(node, folder / f"{name}.nrrd")]
+        if roi is not None:
+            arguments += ["--roi", roi_world_box(roi).to_markups_json(folder / "roi.mrk.json")]
+        return arguments
+
+    @staticmethod
+    def installed_model_sets() -> dict[str, list[dict]]:
+        """Task -> descriptions of its registered model sets (name, version, demo, notice).
+
+        Reads the core's registry, which needs torch: call it once dependencies are installed.
+        """
+        from BrainTumorAILib.models.registry import ModelRegistry
+
+        registry = ModelRegistry.load()
+        return {task: [s.describe() for s in registry.model_sets(task)] for task in TASK_CATALOG}
+
+
+def parse_tasks(tasks) -> list[str]:
+    """[] for all tasks the inputs allow, else the named tasks (a list or a comma-separated string)."""
+    names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
+    if names in ([], ["all"]):
+        return []
+    unknown = [n for n in names if n not in TASK_CATALOG]
+    if unknown:
+        raise BrainTumorAIError(f"unknown task {', '.join(unknown)}; choose from {', '.join(TASK_CATALOG)}")
+    return names
+
+
+def check_inputs(inputs: dict, roi, task_names: list[str], device: str) -> None:
+    """Refuse, with a message naming the problem, what the run would refuse after a slow start."""
+    for name in REQUIRED_SEQUENCES:
+        if name not in inputs:
+            raise BrainTumorAIError(f"select a {SEQUENCE_TITLES[name]} volume: every run needs T1CE and T2")
+    for name, node in inputs.items():
+        if not node.IsA("vtkMRMLScalarVolumeNode") or node.IsA("vtkMRMLLabelMapVolumeNode"):
+            raise BrainTumorAIError(f"the {SEQUENCE_TITLES[name]} input '{node.GetName()}' is not a scalar volume")
+        if node.GetImageData() is None:
+            raise BrainTumorAIError(f"the {SEQUENCE_TITLES[name]} input '{node.GetName()}' has no image data")
+    for task in task_names:
+        info = TASK_CATALOG[task]
+        missing = [SEQUENCE_TITLES[s] for s in info.sequences if s not in inputs]
+        if missing:
+            raise BrainTumorAIError(f"{task} needs {' and '.join(missing)}: select {'them' if len(missing) > 1 else 'it'}")
+        if info.needs_roi and roi is None:
+            raise BrainTumorAIError(f"{task} needs an ROI: place a Markups ROI around the tumour")
+    if roi is not None:
+        if not roi.IsA("vtkMRMLMarkupsROINode"):
+            raise BrainTumorAIError(f"'{roi.GetName()}' is not a Markups ROI")
+        roi_world_box(roi)  # refuses an ROI not placed yet or of zero size
+        roi_bounds = world_bounds(roi)
+        for name in REQUIRED_SEQUENCES:
+            if not boxes_overlap(roi_bounds, world_bounds(inputs[name])):
+                raise BrainTumorAIError(f"ROI '{roi.GetName()}' lies outside the {SEQUENCE_TITLES[name]} volume "
+                                        f"'{inputs[name].GetName()}'")
+    if device not in DEVICES:
+        raise BrainTumorAIError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
