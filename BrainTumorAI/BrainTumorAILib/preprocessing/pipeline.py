@@ -104,6 +104,8 @@ class Preprocessor:
 
     def transform(self, reference: str, name: str) -> np.ndarray:
         """4x4 mapping `reference` input points to `name` input points, composed through the hub."""
+        if name == reference:  # exactly the identity, not a product that rounds to it
+            return transforms.identity()
         return self.from_hub(name) @ np.linalg.inv(self.from_hub(reference))
 
     def native_brain_mask(self) -> sitk.Image:
@@ -123,9 +125,16 @@ class Preprocessor:
             steps += self._native_brain is None
         return steps + 2  # resampling, normalisation
 
-    def case(self, reference: str | None = None) -> PreprocessedCase:
-        """The case on `reference`'s grid (default: the options' reference)."""
-        options = self.options if reference is None else self.options.for_reference(reference)
+    def case(self, reference: str | None = None, options: PreprocessOptions | None = None) -> PreprocessedCase:
+        """The case on `reference`'s grid (default: the options' reference).
+
+        `options` may change what follows the shared steps (reference, spacing, normalisation,
+        equalisation, masking) but not the shared steps themselves, whose results are cached.
+        """
+        options = options or self.options
+        if shared_steps(options) != shared_steps(self.options):
+            raise ValueError("options differ from this Preprocessor's in a shared step; use another Preprocessor")
+        options = options if reference is None else options.for_reference(reference)
         reference = options.reference
         if reference not in self.images:
             raise InputError(f"the reference sequence '{reference}' is missing")
@@ -180,6 +189,11 @@ class Preprocessor:
             "registrations": {name: {key: report[key] for key in ("fixed", "moving", "metric", "iterations")}
                               for name, report in self._registration_reports.items()},
         }
+
+
+def shared_steps(options: PreprocessOptions) -> tuple:
+    """The settings of the steps a Preprocessor computes once for every reference space."""
+    return (options.bias_correction, options.registration, options.brain_extraction, options.n4, options.rigid)
 
 
 def preprocess(images: dict[str, sitk.Image], options: PreprocessOptions = PreprocessOptions(),
