@@ -16,6 +16,14 @@ SEQUENCES = ("t1ce", "t2", "flair", "t1")
 EXIT_BAD_INPUT = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors follow the bad-input contract: one `error:` line, exit status 2
+    (argparse's own prints the usage block first)."""
+
+    def error(self, message: str):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see {self.prog} --help)\n")
+
+
 def _add_sequence_inputs(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--t1ce", required=True, help="contrast-enhanced T1 (file or DICOM folder)")
     parser.add_argument("--t2", required=True, help="T2-weighted volume")
@@ -41,7 +49,7 @@ def _add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="braintumorai",
         description="BrainTumorAI core: brain-tumour MRI preprocessing and deep-learning tasks "
                     "(research use; bundled weights are demo weights, not for clinical use).")
@@ -175,8 +183,12 @@ def _cmd_run(args) -> None:
 
     roi = load_roi(args.roi, args.roi_ras)
     images = read_sequences(args)
+    if roi is not None:
+        for name in ("t2", "t1ce"):  # every task's grid is one of these: refuse before any preprocessing
+            roi.voxel_box(images[name], name)
     progress = _progress_for(args)
-    run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress)
+    run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress,
+                   case_id=Path(args.t1ce).resolve().parent.name)
     write_run(run, args.out)
     progress.update("done", 1.0, f"results in {args.out}")
     progress.close()
@@ -238,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, format="%(levelname)s: %(message)s")
     if not args.debug:
+        import SimpleITK as sitk
+
+        # ITK's C++ warnings are multi-line and name source files; --debug shows them
+        sitk.ProcessObject.SetGlobalWarningDisplay(False)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="monai")
     try:

@@ -53,7 +53,8 @@ def run_demo(out_dir: Path, progress=None) -> dict:
         say(f"demo case (inputs and truth): {case_dir}\npreprocessed (t2 reference): {out_dir / 'preprocessed_t2'}")
         return {}
     say(f"running {', '.join(tasks)} ...")
-    run = run_case(images, roi, tasks=",".join(tasks), device="auto", progress=progress, registry=registry)
+    run = run_case(images, roi, tasks=",".join(tasks), device="auto", progress=progress, registry=registry,
+                   case_id=case_dir.name)
     write_run(run, out_dir / "run")
     for reference, case in run.preprocessed.items():
         case.write(out_dir / f"preprocessed_{reference}")

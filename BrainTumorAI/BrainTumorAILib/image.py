@@ -6,8 +6,14 @@ SimpleITK images live in LPS physical space (ITK's convention). Use `lps_to_ras`
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
+import re
+import sys
+import tempfile
 import uuid
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -41,23 +47,94 @@ def read_image(path, name: str = "image") -> sitk.Image:
     path = Path(path)
     if not path.exists():
         raise InputError(f"{name}: file not found: {path}")
+    printed: list[str] = []
     try:
-        if path.is_dir():
-            image = _read_dicom_series(path, name)
-        else:
-            if path.stat().st_size == 0:
-                raise InputError(f"{name}: file is empty: {path}")
-            if not has_image_suffix(path):
-                raise InputError(
-                    f"{name}: unknown image format '{path.name}' "
-                    f"(use NIfTI, NRRD, MetaImage or a DICOM series folder)"
-                )
-            image = sitk.ReadImage(str(path))
+        with _native_stderr_collected(printed):
+            if path.is_dir():
+                image = _read_dicom_series(path, name)
+            else:
+                if path.stat().st_size == 0:
+                    raise InputError(f"{name}: file is empty: {path}")
+                if not has_image_suffix(path):
+                    raise InputError(
+                        f"{name}: unknown image format '{path.name}' "
+                        f"(use NIfTI, NRRD, MetaImage or a DICOM series folder)"
+                    )
+                if str(path).lower().endswith(NIFTI_SUFFIXES):
+                    _check_nifti_as_stored(path, name)
+                image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-        raise InputError(f"{name}: cannot read {path} (corrupt or unsupported): {first}") from None
+        detail = " ".join(" ".join(printed).split())
+        raise InputError(f"{name}: cannot read {path} (corrupt or unsupported): {_itk_reason(exc)}"
+                         + (f" ({detail})" if detail else "")) from None
+    if "".join(printed).strip():
+        logging.getLogger(__name__).warning("%s: reading %s: %s", name, path, " ".join(" ".join(printed).split()))
     validate_image(image, name)
     return image
+
+
+@contextlib.contextmanager
+def _native_stderr_collected(printed: list[str]):
+    """Collect what ITK's C++ readers print on file descriptor 2 into `printed`.
+
+    MetaIO reports a truncated file on std::cerr, outside the exception, and ITK prints warnings
+    there: collected, they go into the one-line error or a logged warning instead.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            printed.append(sink.read().decode(errors="replace"))
+
+
+def _itk_reason(exc: RuntimeError) -> str:
+    """The informative line of an ITK read error, without its source location or object address."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    # "Exception thrown in ..." is SimpleITK's location; "Reason: <errno text>" is left over from an
+    # earlier system call (MetaImage says "No such file or directory" for a truncated file).
+    lines = [line for line in lines if not line.startswith(("Exception thrown in", "Reason:"))]
+    if not lines:
+        return "unreadable"
+    return re.sub(r"^(sitk::ERROR: |ITK ERROR: \w+\(0x[0-9a-fA-F]+\): )", "", lines[-1])
+
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def _check_nifti_as_stored(path: Path, name: str) -> None:
+    """Refuse what ITK 5.4's NIfTI reader hides: it zero-fills a truncated file, reads NaN and inf
+    voxels as 0 (fixed only in ITK 6: InsightSoftwareConsortium/ITK#6683) and turns a zero or
+    negative pixdim into a plausible spacing. nibabel reads the header and voxels as stored.
+    """
+    import nibabel
+    from nibabel.openers import ImageOpener
+
+    try:
+        with ImageOpener(str(path)) as stream:
+            header = nibabel.Nifti1Header.from_fileobj(stream, check=False)
+            if int(header["sizeof_hdr"]) != 348:  # byte order is detected; another size is NIfTI-2
+                stream.seek(0)
+                header = nibabel.Nifti2Header.from_fileobj(stream, check=False)
+            ndim = int(header["dim"][0])
+            spacing = np.asarray(header["pixdim"][1:1 + min(max(ndim, 0), 3)], dtype=float)
+            if not np.all(np.isfinite(spacing)) or np.any(spacing <= 0):
+                shown = tuple(round(v, 4) for v in spacing.tolist())
+                raise InputError(f"{name}: spacing {shown} mm (NIfTI pixdim) must be positive")
+            voxels = header.raw_data_from_fileobj(stream)
+            finite = not np.issubdtype(voxels.dtype, np.floating) or bool(np.all(np.isfinite(voxels)))
+    except InputError:
+        raise
+    except (OSError, EOFError, ValueError, zlib.error, nibabel.spatialimages.HeaderDataError) as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise InputError(f"{name}: cannot read {path} (corrupt or truncated NIfTI file): {reason}") from None
+    if not finite:
+        raise InputError(f"{name}: volume contains NaN or infinite values")
 
 
 def _read_dicom_series(folder: Path, name: str) -> sitk.Image:

@@ -102,14 +102,16 @@ class SharedPreprocessing:
 
 
 def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "all", device: str = "auto",
-             progress=None, registry: ModelRegistry | None = None) -> RunResult:
-    """Run the tasks on validated input images; returns what `write_run` writes."""
+             progress=None, registry: ModelRegistry | None = None, case_id: str | None = None) -> RunResult:
+    """Run the tasks on validated input images; returns what `write_run` writes.
+
+    `case_id` only labels result.json and the report (e.g. the inputs' folder name)."""
     progress = progress or NullProgress()
     registry = registry or ModelRegistry.load()
     specs, notes = select_tasks(tasks, images, roi, registry)
     torch_device = select_device(device)
     shared = SharedPreprocessing(images, progress.child(0.0, 0.5))
-    run = RunResult(result={"tasks": {}, "device": str(torch_device), "models": {}, "timings_s": {},
+    run = RunResult(result={"case": case_id, "tasks": {}, "device": str(torch_device), "models": {}, "timings_s": {},
                             "notes": notes, "version": __version__,
                             "roi": roi.to_json() if roi is not None else None,
                             "inputs": {name: _geometry_ras(image) for name, image in images.items()}},

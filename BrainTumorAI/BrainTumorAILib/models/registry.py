@@ -89,8 +89,10 @@ class ModelSet:
 
     def describe(self) -> dict:
         """What result.json, the report and the panel show about the set (demo notice included)."""
+        card = self.card() if self.card_path.is_file() else {}
         return {"name": self.name, "version": self.version, "task": self.task,
                 "architecture": self.architecture.name, "demo": self.demo, "notice": self.notice,
+                "intended_use": card.get("intended_use"), "limitations": card.get("limitations", []),
                 "folds": [fold.sha256 for fold in self.folds]}
 
     def fold_paths(self, cache_dir=None, progress=None) -> list[Path]:
