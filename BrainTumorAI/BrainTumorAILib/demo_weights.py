@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import os
 import shutil
 from pathlib import Path
+
+import torch
 
 from .models import ModelRegistry, models_dir, write_card
 from .progress import Progress
@@ -31,8 +35,13 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     """Make the spec's synthetic cohort, cross-validate, copy the folds and card into out_dir, register."""
     task = spec["task"]
     cohort_dir = work_dir / f"{spec['name']}-cohort"
-    make_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
-                progress=progress.child(0.0, 0.3))
+    # the cohort is deterministic: a finished one (marked) is reused when training is run again
+    finished = cohort_dir / ".complete"
+    recipe = json.dumps({key: spec[key] for key in ("kinds", "n_per_kind", "seed", "voxel_mm")}, sort_keys=True)
+    if not finished.is_file() or finished.read_text() != recipe:
+        make_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
+                    progress=progress.child(0.0, 0.3))
+        finished.write_text(recipe)
     adapter = create_adapter(task)
     config = dataclasses.replace(load_config(adapter.default_preset), name=f"{adapter.default_preset}-demo",
                                  **spec["overrides"])
@@ -67,7 +76,10 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="models folder (default: the bundled one)")
     parser.add_argument("--work", type=Path, default=Path("build/demo_weights"), help="cohorts and runs")
     parser.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                        help="torch threads (default: half the cores; oversubscribed cores slow training ~10x)")
     args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
     from .tasks import DEMO_SETS
 
     names = list(DEMO_SETS) if args.tasks == "all" else args.tasks.split(",")

@@ -109,6 +109,8 @@ def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "al
     progress = progress or NullProgress()
     registry = registry or ModelRegistry.load()
     specs, notes = select_tasks(tasks, images, roi, registry)
+    for spec in specs:  # fail fast: a missing or tampered model set is refused before preprocessing
+        registry.default_for(spec.name).verify()
     torch_device = select_device(device)
     shared = SharedPreprocessing(images, progress.child(0.0, 0.5))
     run = RunResult(result={"case": case_id, "tasks": {}, "device": str(torch_device), "models": {}, "timings_s": {},

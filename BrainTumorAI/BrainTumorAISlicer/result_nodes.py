@@ -75,7 +75,9 @@ def load_result_nodes(out_dir: Path, result: dict, inputs: dict, name_prefix: st
         if isinstance(entry.get("probabilities"), dict):
             nodes.charts[task] = probability_chart(task, entry["probabilities"], f"{prefix} probabilities")
     nodes.table = results_table(f"{name_prefix} BrainTumorAI results", result_table_rows(result, lesions))
-    for task, activation_map in nodes.activation_maps.items():
+    # Slice views hold one foreground: the first task's map (run order puts gbm-met's CAM over the
+    # T2 first); the others are a selector click away.
+    for task, activation_map in list(nodes.activation_maps.items())[:1]:
         background = inputs.get(_geometry_source(task)) or next(iter(inputs.values()))
         slicer.util.setSliceViewerLayers(background=background, foreground=activation_map,
                                          foregroundOpacity=OVERLAY_OPACITY)

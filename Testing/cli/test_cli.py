@@ -289,6 +289,9 @@ def private_registry(tmp_path, monkeypatch):
     # extraction (the mask is then the head) and a 2 mm grid keep these tests cheap without
     # changing what they check.
     entry = {**entry, "preprocessing": {**entry["preprocessing"], "brain_extraction": "none", "resample_mm": 2.0}}
+    card_path = folder / entry["card"]
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "preprocessing": entry["preprocessing"]}))  # runs check card == entry
     (folder / "registry.json").write_text(json.dumps({"schema_version": 1, "model_sets": [entry]}))
     monkeypatch.setenv("BRAINTUMORAI_MODELS", str(folder))
     monkeypatch.setenv("BRAINTUMORAI_CACHE", str(tmp_path / "cache"))

@@ -41,6 +41,8 @@ def finished_run(tmp_path_factory):
     truth = load_truth(case)
     with mrml_scene_context() as scene:
         inputs = {s: read_volume(case / f"{s}.nii.gz", f"synth {s}") for s in SEQUENCES}
+        for node in inputs.values():
+            node.CreateDefaultDisplayNodes()  # as Slicer's loadVolume does: the T2 becomes the CAM's background
         bounds = np.asarray(truth["roi_ras_by_sequence"]["t2"], dtype=float)
         roi = scene.AddNewNodeByClass("vtkMRMLMarkupsROINode", "tumour ROI")
         roi.SetCenter(*(bounds[0::2] + bounds[1::2]) / 2)
@@ -116,5 +118,7 @@ def test_a_failing_run_raises_a_clear_error_and_leaves_the_scene_unchanged(finis
         logic.process(**inputs, roi=outside, tasks=["gbm-met"], device="cpu")
     with pytest.raises(BrainTumorAIError, match="select a T2 volume"):
         logic.process(inputs["t1ce"], None, roi=finished_run["roi"], tasks=["gbm-met"], device="cpu")
+    display = outside.GetDisplayNode()
     scene.RemoveNode(outside)
+    scene.RemoveNode(display)  # Slicer's markups logic removes it with its ROI; slicer-core has none running
     assert scene.GetNumberOfNodes() == before

@@ -57,7 +57,10 @@ def run_output(tmp_path):
     labels[7:10, 10:14, 9:13] = 2
     seg = _oblique_image(labels, (0.8, 1.1, 2.5), (-12.0, 30.0, -6.0), (-7, 9, 3))
     prob = _oblique_image((labels > 0).astype(np.float32) * 0.9, (0.8, 1.1, 2.5), (-12.0, 30.0, -6.0), (-7, 9, 3))
-    for name, image in (("gbm-met_cam", cam), ("mets-3d_seg", seg), ("mets-3d_prob", prob)):
+    type_cam = _oblique_image(rng.random(labels.shape).astype(np.float32), (0.8, 1.1, 2.5), (-12.0, 30.0, -6.0),
+                              (-7, 9, 3))  # tumour-type's Grad-CAM: the T1CE grid, like the lesions
+    for name, image in (("gbm-met_cam", cam), ("mets-3d_seg", seg), ("mets-3d_prob", prob),
+                        ("tumour-type_cam", type_cam)):
         sitk.WriteImage(image, str(tmp_path / f"{name}.nii.gz"))
     with open(tmp_path / "lesions.csv", "w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=LESION_COLUMNS)
@@ -157,7 +160,7 @@ def test_every_result_node_is_tagged_with_its_task_and_nothing_else_is_added(sce
     added = [scene.GetNthNode(i).GetClassName() for i in range(before, scene.GetNumberOfNodes())]
     assert sorted(added) == sorted(
         ["vtkMRMLSegmentationNode", "vtkMRMLSegmentationDisplayNode"]
-        + ["vtkMRMLScalarVolumeNode", "vtkMRMLScalarVolumeDisplayNode"] * 2  # CAM, probability map
+        + ["vtkMRMLScalarVolumeNode", "vtkMRMLScalarVolumeDisplayNode"] * 3  # two CAMs, probability map
         + ["vtkMRMLTableNode"] * 2 + ["vtkMRMLPlotSeriesNode", "vtkMRMLPlotChartNode"])  # results, chart
 
 

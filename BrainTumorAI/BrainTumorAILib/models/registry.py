@@ -95,6 +95,14 @@ class ModelSet:
                 "intended_use": card.get("intended_use"), "limitations": card.get("limitations", []),
                 "folds": [fold.sha256 for fold in self.folds]}
 
+    def verify(self, cache_dir=None) -> None:
+        """Fetch missing folds and check every file's SHA-256 and the card, so a run can refuse a
+        broken model set before spending time on preprocessing."""
+        for path, fold in zip(self.fold_paths(cache_dir), self.folds):
+            if sha256_file(path) != fold.sha256:
+                raise InputError(f"model set {self.name}: weights {path.name}: SHA-256 mismatch (tampered or corrupt file)")
+        self.card()
+
     def fold_paths(self, cache_dir=None, progress=None) -> list[Path]:
         """Local file of every fold: beside the registry, else in the cache, else downloaded.
 

@@ -39,10 +39,10 @@ DEMO_SET = {
     "voxel_mm": 1.25,  # phantoms at 1.25 mm keep the cohort quick to make; preprocessing resamples to 1 mm
     "seed": 2021,
     # Shin 2021 preset with an eighth-width ResNet-50 (same bottleneck topology) to fit the
-    # 40 MB budget, 64-pixel slices, and no frozen backbone: no ImageNet weights can be had here,
+    # 40 MB budget, 64-pixel slices, batch 32, 10 epochs, and no frozen backbone: no ImageNet weights can be had here,
     # and frozen random convolutions would learn nothing.
     "overrides": {"model": {"widths": [8, 16, 32, 64], "input_size": 64, "dropout": 0.5},
-                  "epochs": 12, "batch_size": 64, "freeze_backbone": False, "pretrained": None, "seed": 2021},
+                  "epochs": 10, "batch_size": 32, "freeze_backbone": False, "pretrained": None, "seed": 2021},
 }
 
 

@@ -156,7 +156,7 @@ def _drawn_roi(truth: dict) -> list[float]:
 
     Each synthetic sequence has its own head pose, so the world-frame box would miss the lesion.
     """
-    return truth.get("roi_ras_by_sequence", {}).get("t2", truth["roi_ras"])
+    return (truth.get("roi_ras_by_sequence") or {}).get("t2", truth["roi_ras"])  # None for healthy heads
 
 
 def _manifest_case(row: dict, line: int, csv_path: Path) -> Case:
