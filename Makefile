@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# JSON, cards and the README hold non-ASCII names (Grøvik, Jünger): never depend on the locale
+export PYTHONUTF8 := 1
 
 .PHONY: demo test install weights benchmark clean
 

@@ -23,5 +23,10 @@ TASK_CATALOG: dict[str, TaskInfo] = {
     info.name: info
     for info in (
         TaskInfo("gbm-met", "Glioblastoma vs solitary metastasis (Shin 2021)", ("t1ce", "t2"), True, ("cam",), "t2"),
+        TaskInfo("mets-25d", "Brain metastases, 2.5D GoogLeNet FCN (Grøvik 2020)", ("t1ce", "flair"), False,
+                 ("seg", "prob"), "t1ce"),
+        TaskInfo("mets-3d", "Brain metastases, 3D DeepMedic with a five-fold vote (Jünger 2021)", ("t1ce",), False,
+                 ("seg", "prob"), "t1ce"),
+        TaskInfo("tumour-type", "Tumour type, seven classes (Chakrabarty 2021)", ("t1ce",), False, ("cam",), "t1ce"),
     )
 }

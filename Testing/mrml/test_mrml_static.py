@@ -22,7 +22,7 @@ def _ui_widgets() -> dict:
 
 
 def _cmake_list(variable: str) -> list[str]:
-    text = (MODULE_DIR / "CMakeLists.txt").read_text()
+    text = (MODULE_DIR / "CMakeLists.txt").read_text(encoding="utf-8")
     body = re.search(rf"set\({variable}\n(.*?)\n\s*\)", text, re.S)
     assert body, f"set({variable} ...) not found in BrainTumorAI/CMakeLists.txt"
     return [line.strip().replace("${MODULE_NAME}", "BrainTumorAI") for line in body.group(1).splitlines()
@@ -35,13 +35,13 @@ def _drift(listed: list[str], present: list[str]) -> str:
 
 
 def test_every_widget_the_module_uses_exists_in_the_panel():
-    used = set(re.findall(r"self\.ui\.(\w+)", MODULE_FILE.read_text()))
+    used = set(re.findall(r"self\.ui\.(\w+)", MODULE_FILE.read_text(encoding="utf-8")))
     assert used, "the Widget uses no ui names?"
     assert used - set(_ui_widgets()) == set()
 
 
 def test_parameter_bindings_in_the_panel_name_fields_of_the_parameter_node():
-    tree = ast.parse(MODULE_FILE.read_text())
+    tree = ast.parse(MODULE_FILE.read_text(encoding="utf-8"))
     wrapper = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "BrainTumorAIParameterNode")
     fields = {n.target.id for n in wrapper.body if isinstance(n, ast.AnnAssign)}
     bound = {w.findtext("property[@name='SlicerParameterName']/string") for w in _ui_widgets().values()} - {None}
@@ -96,7 +96,7 @@ def test_layers_import_only_what_they_may(package, forbidden):
 
 
 def test_pip_requirements_match_the_core_dependencies_with_upper_bounds():
-    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
     core = {distribution_name(d).lower(): d for d in dependencies}
     ours = {distribution_name(r).lower(): r for r in REQUIREMENTS}
     assert set(ours) == set(core) - {"torch", *(p.lower() for p in PROTECTED)}
@@ -106,7 +106,7 @@ def test_pip_requirements_match_the_core_dependencies_with_upper_bounds():
 
 
 def test_extension_metadata_is_complete_and_its_urls_name_files_of_this_repository():
-    text = (ROOT / "CMakeLists.txt").read_text()
+    text = (ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
     values = dict(re.findall(r'set\((EXTENSION_\w+) "([^"]*)"\)', text))
     for key in ("HOMEPAGE", "CATEGORY", "CONTRIBUTORS", "DESCRIPTION", "ICONURL", "SCREENSHOTURLS", "DEPENDS"):
         assert values.get(f"EXTENSION_{key}"), f"EXTENSION_{key} is empty"

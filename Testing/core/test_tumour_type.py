@@ -1,0 +1,158 @@
+"""tumour-type (Chakrabarty 2021): network, fold ensemble, fixed input grid, Grad-CAM in physical
+space, the paper's internal result from its counts, and the bundled demo weights."""
+
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+from torch import nn
+
+from BrainTumorAILib.image import lps_to_ras, ras_to_lps, same_geometry
+from BrainTumorAILib.models import ModelRegistry, models_dir
+from BrainTumorAILib.models.registry import Architecture
+from BrainTumorAILib.networks import build_network
+from BrainTumorAILib.preprocessing import preprocess, resample
+from BrainTumorAILib.synthetic import load_truth, make_case
+from BrainTumorAILib.tasks import tumour_type, tumour_type_training
+from BrainTumorAILib.training.cases import Case
+from conftest import rotation_matrix
+
+CPU = torch.device("cpu")
+
+
+def test_network_gives_seven_probabilities_that_sum_to_one():
+    config = {"widths": [4, 8, 16], "stem_stride": 2, "dropout": 0.1, "cam_stage": -2}
+    models = [build_network(Architecture("tumour_type_cnn", config)) for _ in range(3)]
+    assert models[0].cam_layer == "features.stage1"
+    inputs = torch.randn(2, 1, 32, 32, 32)
+    assert models[0](inputs).shape == (2, 7)
+    probabilities = tumour_type.fold_probabilities(models, inputs, CPU)
+    assert probabilities.shape == (3, 2, 7)
+    np.testing.assert_allclose(probabilities.sum(axis=2), 1.0, atol=1e-5)
+    result = tumour_type.decide(probabilities[:, 0])
+    assert list(result["probabilities"]) == list(tumour_type.CLASSES)
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert result["label"] == max(result["probabilities"], key=result["probabilities"].get)
+
+
+def test_fold_ensemble_is_the_mean_probability_and_reports_agreement():
+    folds = np.zeros((3, 7))
+    folds[0, 0], folds[0, 2] = 0.6, 0.4  # fold 0: hgg
+    folds[1, 0], folds[1, 2] = 0.45, 0.55  # fold 1: metastasis
+    folds[2, 0], folds[2, 2] = 0.7, 0.3  # fold 2: hgg
+    result = tumour_type.decide(folds)
+    assert result["label"] == "hgg"
+    assert result["probabilities"]["hgg"] == pytest.approx(0.5833, abs=1e-4)
+    assert result["fold_labels"] == ["hgg", "metastasis", "hgg"]
+    assert result["fold_agreement"] == pytest.approx(2 / 3)
+
+
+def oblique_head(blob_ras, blob_radius_mm=12.0, spacing=(1.7, 1.45, 3.5), angles=(12, -9, 20)):
+    """An ellipsoidal 'head' around the origin with a bright blob, on an oblique anisotropic grid."""
+    image = sitk.Image([110, 130, 52], sitk.sitkFloat32)
+    image.SetSpacing(spacing)
+    direction = rotation_matrix(*angles)
+    image.SetDirection(tuple(direction.ravel()))
+    centre_index = (np.array(image.GetSize()) - 1) / 2
+    image.SetOrigin(tuple(-(direction * spacing) @ centre_index))
+    k, j, i = np.indices(sitk.GetArrayViewFromImage(image).shape)
+    index = np.stack([i.ravel(), j.ravel(), k.ravel()], 1).astype(float)
+    lps = np.array(image.GetOrigin()) + index @ (direction * spacing).T
+    ras = lps_to_ras(lps)
+    head = np.sum((ras / [70.0, 85.0, 65.0]) ** 2, axis=1) < 1
+    blob = np.linalg.norm(ras - blob_ras, axis=1) < blob_radius_mm
+    array = np.where(head, 100.0, 2.0) + np.where(blob, 300.0, 0.0)
+    result = sitk.GetImageFromArray(array.reshape(k.shape).astype(np.float32))
+    result.CopyInformation(image)
+    return result
+
+
+def test_fixed_grid_is_ras_aligned_head_centred_and_blind_to_linear_intensity_changes():
+    blob = np.array([30.0, -20.0, 15.0])
+    image = oblique_head(blob)
+    grid = tumour_type.InputGrid(40, 5.0)
+    array, target = tumour_type.network_input(image, grid)
+    assert array.shape == (40, 40, 40)
+    np.testing.assert_allclose(np.array(target.GetDirection()).reshape(3, 3), np.diag([-1, -1, 1]))
+    centre_lps = np.array(target.TransformContinuousIndexToPhysicalPoint([19.5] * 3))
+    assert np.linalg.norm(centre_lps) < 3.0  # the head is centred on the origin
+    # the blob is the brightest spot, at the same physical point
+    peak = np.unravel_index(np.argmax(array), array.shape)
+    peak_ras = lps_to_ras(target.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak[::-1])))
+    assert np.linalg.norm(peak_ras - blob) < 10.0
+    # what the reference space's z-score does to intensities does not reach the network
+    scaled = sitk.ShiftScale(image, shift=-30.0, scale=0.5)
+    np.testing.assert_allclose(tumour_type.network_input(scaled, grid)[0], array, atol=0.01)
+
+
+class BrightnessDetector(nn.Module):
+    """Grad-CAM-shaped network whose only evidence for 'meningioma' is bright voxels."""
+
+    cam_layer = "features"
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Conv3d(1, 1, kernel_size=1)
+        self.classifier = nn.Linear(1, 7)
+        with torch.no_grad():
+            self.features.weight.fill_(1.0)
+            self.features.bias.fill_(-2.0)  # only voxels above 2 sd respond
+            self.classifier.weight.zero_()
+            self.classifier.weight[3, 0] = 50.0
+            self.classifier.bias.zero_()
+
+    def forward(self, x):
+        return self.classifier(torch.relu(self.features(x)).mean(dim=(2, 3, 4)))
+
+
+def test_grad_cam_peak_lies_on_the_deciding_blob_on_the_t1ce_input_grid(tmp_path):
+    blob = np.array([-35.0, 25.0, -10.0])
+    t1ce = oblique_head(blob)
+    case = preprocess({"t1ce": t1ce}, tumour_type_training.training_options())
+    result, cam = tumour_type.predict([BrightnessDetector()] * 2, case, tumour_type.InputGrid(40, 5.0), CPU)
+    assert result["label"] == "meningioma"
+    assert same_geometry(cam, t1ce) and cam.GetPixelID() == sitk.sitkFloat32
+    array = sitk.GetArrayFromImage(cam)
+    assert array.min() >= 0 and array.max() == pytest.approx(1.0, abs=0.02)
+    peak = np.unravel_index(np.argmax(array), array.shape)
+    peak_ras = lps_to_ras(cam.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak[::-1])))
+    assert np.linalg.norm(peak_ras - blob) < 12.0  # inside the 12 mm blob
+
+
+def test_seed_internal_result_from_its_counts(tmp_path, monkeypatch):
+    """Chakrabarty 2021: 337 of 361 internal test scans correct = 93.35% (split over classes made up)."""
+    monkeypatch.setattr(tumour_type_training, "BOOTSTRAP_DRAWS", 100)
+    confusion = np.array([
+        [66, 2, 2, 0, 0, 0, 0],
+        [3, 36, 1, 0, 0, 0, 0],
+        [4, 1, 53, 2, 0, 0, 0],
+        [0, 0, 2, 57, 1, 0, 0],
+        [0, 0, 0, 2, 44, 0, 0],
+        [0, 0, 0, 2, 1, 35, 0],
+        [0, 0, 1, 0, 0, 0, 46],
+    ])
+    classes = tumour_type.CLASSES
+    cases, predictions = [], {}
+    for truth in range(7):
+        for predicted in range(7):
+            for _ in range(confusion[truth, predicted]):
+                case_id = f"case{len(cases):03d}"
+                cases.append(Case(case_id, case_id, classes[truth]))
+                predictions[case_id] = {"probabilities": {c: float(c == classes[predicted]) for c in classes}}
+    adapter = tumour_type_training.TumourTypeAdapter()
+    metrics = adapter.summarise(predictions, cases, tmp_path)
+    assert metrics["n_cases"] == 361 and metrics["n_correct"] == 337
+    assert metrics["accuracy"] == pytest.approx(0.9335, abs=5e-5)
+    assert metrics["confusion_matrix"] == confusion.tolist()
+    pituitary = metrics["per_class"][4]
+    assert pituitary["sensitivity"] == pytest.approx(44 / 46) and pituitary["ppv"] == pytest.approx(44 / 46)
+    for plot in ("confusion_matrix.png", "roc_one_vs_rest.png", "precision_recall.png"):
+        assert (tmp_path / plot).stat().st_size > 0
+    fields = adapter.card_fields(json.loads(json.dumps(metrics)), 361)
+    accuracy = next(m for m in fields["metrics"] if m["name"] == "accuracy")
+    assert accuracy["value"] == pytest.approx(0.9335, abs=5e-5) and accuracy["n_cases"] == 361
+    assert accuracy["ci"]["low"] < accuracy["value"] < accuracy["ci"]["high"]
+    assert {m["name"] for m in fields["metrics"]} >= {"sensitivity/schwannoma", "ppv/hgg", "npv/healthy"}
+    assert fields["confusion_matrix"]["counts"] == confusion.tolist()
