@@ -82,7 +82,7 @@ def anti_aliased(image: sitk.Image, spacing_mm: float) -> sitk.Image:
 def network_input(t1ce: sitk.Image, grid: InputGrid) -> tuple[np.ndarray, sitk.Image]:
     """The preprocessed T1CE on its fixed grid, z-scored over the head: (array (k, j, i), grid image).
 
-    The z-score over the grid's own Otsu head mask is unchanged by any earlier linear intensity
+    The z-score over the grid's own head mask is unchanged by any earlier linear intensity
     scaling (e.g. the reference space's brain z-score), so it does not depend on which brain
     mask the preprocessing used. Voxels outside the T1CE's field of view get the air level.
     """
@@ -94,9 +94,10 @@ def network_input(t1ce: sitk.Image, grid: InputGrid) -> tuple[np.ndarray, sitk.I
     if outside.all():
         raise InputError("T1CE: the fixed input grid does not overlap the image")
     array[outside] = np.min(array[~outside])
-    image = sitk.GetImageFromArray(array)
-    image.CopyInformation(target)
-    head = sitk.GetArrayViewFromImage(head_mask(image)) > 0
+    # A threshold at a fixed fraction of the range, not Otsu: it moves exactly with any linear
+    # intensity change, and ITK's multithreaded Otsu gave run-to-run differences in the mask.
+    low, high = float(array.min()), float(np.percentile(array, 99))
+    head = array > low + 0.1 * (high - low)
     values = array[head].astype(np.float64)
     if values.size < 10 or values.std() <= 0:
         raise InputError("T1CE: too little head signal to normalise")
