@@ -225,3 +225,49 @@ def test_demo_weights_find_the_held_out_lesions_in_the_t1ce_geometry(demo_run):
     dice = 2 * np.sum((found > 0) & (truth > 0)) / (np.sum(found > 0) + np.sum(truth > 0))
     assert dice >= 0.5, dice
 
+
+
+# --- training: lesion-balanced 2.5D samples and the threshold rule --------------------------------
+
+def _lesion_case():
+    from BrainTumorAILib.tasks.mets_cases import LesionCase
+
+    brain = np.zeros((20, 60, 60), bool)
+    brain[2:18, 6:54, 8:52] = True
+    truth = np.zeros_like(brain)
+    truth[8:11, 30:34, 20:24] = True
+    images = {"t1ce": brain * 0.5 + truth * 0.5, "flair": brain * 0.3}
+    return LesionCase("case", {k: v.astype(np.float32) for k, v in images.items()}, brain, truth, (1.0, 1.0, 1.0))
+
+
+def test_half_of_a_cases_training_slices_cross_a_lesion_and_crops_keep_it():
+    from BrainTumorAILib.tasks.mets_25d_training import SliceDataset
+
+    torch.manual_seed(0)
+    dataset = SliceDataset([_lesion_case()], ["t1ce", "flair"], image_size=32, context=3, margin_mm=2.0,
+                           per_case=8, train=True, augmentations=["flip", "rot90"], crop=16)
+    assert dataset.positive_flags() == [True] * 4 + [False] * 4
+    for item in range(4):
+        sample = dataset[item]
+        assert sample["input"].shape == (14, 16, 16) and sample["target"].shape == (1, 16, 16)
+        assert sample["target"].max() > 0.5  # the crop holds the lesion whatever the flips and turns
+    validation = SliceDataset([_lesion_case()], ["t1ce", "flair"], 32, 3, 2.0, 8, train=False, seed=3, crop=16)
+    assert all(torch.equal(validation[i]["input"], validation[i]["input"]) for i in range(8))
+
+
+def test_threshold_rules_youden_and_at_most_one_false_positive_per_case():
+    from BrainTumorAILib.metrics import CaseCandidates
+    from BrainTumorAILib.tasks.mets_25d_training import choose_threshold
+    from BrainTumorAILib.training.config import TrainingConfig
+
+    roc = {"youden_threshold": 0.03}
+    cases = [CaseCandidates("a", 2, [0.99, 0.6], [0.2, 0.5, 0.9]), CaseCandidates("b", 1, [0.97], [0.3, 0.95])]
+    youden = choose_threshold(TrainingConfig(), roc, cases)
+    assert youden["threshold"] == 0.03 and youden["rule"] == "youden"
+    limited = choose_threshold(TrainingConfig(model={"threshold_rule": "max_fp_per_case", "max_fp_per_case": 1.0}),
+                               roc, cases)
+    kept = [s for c in cases for s in c.false_positive_scores if s >= limited["threshold"]]
+    assert kept == [0.9, 0.95]  # two cases, at most two false positives
+    assert 0.5 < limited["threshold"] < 0.6 and limited["youden_threshold"] == 0.03
+    paper = choose_threshold(TrainingConfig(model={"threshold_rule": "paper"}), roc, cases)
+    assert paper["threshold"] == 0.93 and "0.03" in paper["how"]
