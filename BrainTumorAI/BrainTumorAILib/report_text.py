@@ -52,6 +52,32 @@ def _metastases(entry: dict) -> str:
     return text
 
 
+MAX_PRINTED_LESIONS = 20  # the terminal shows the first ones; lesions.csv and the report hold all
+LESION_COLUMNS = (  # (header, key, format): the contract's lesion table as the terminal shows it
+    ("id", "id", "d"), ("volume mm³", "volume_mm3", ".1f"), ("diameter mm", "longest_diameter_mm", ".1f"),
+    ("R", "centroid_r", ".1f"), ("A", "centroid_a", ".1f"), ("S", "centroid_s", ".1f"),
+    ("max p", "max_probability", ".2f"), ("folds", "fold_agreement", ".0%"), ("location", "location", "s"),
+)
+
+
+def lesion_table_lines(lesions: list[dict], limit: int = MAX_PRINTED_LESIONS) -> list[str]:
+    """The lesion table as aligned text lines (header first, at most `limit` lesions, the rest
+    counted in a last line); empty without lesions."""
+    if not lesions:
+        return []
+    rows = [[h for h, _, _ in LESION_COLUMNS]]
+    for lesion in lesions[:limit]:
+        if lesion.get("centroid_ras"):  # the contract's result.json form; lesions.csv has flat columns
+            lesion = {**lesion, **dict(zip(("centroid_r", "centroid_a", "centroid_s"), lesion["centroid_ras"]))}
+        rows.append([(lesion.get(key) or "n/a") if spec == "s" else number(lesion.get(key), spec)
+                     for _, key, spec in LESION_COLUMNS])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(LESION_COLUMNS))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    if len(lesions) > limit:
+        lines.append(f"... {len(lesions) - limit} more in lesions.csv")
+    return lines
+
+
 VERDICTS = {"gbm-met": _gbm_met, "tumour-type": _tumour_type, "mets-25d": _metastases, "mets-3d": _metastases}
 
 
@@ -69,6 +95,8 @@ def print_run_summary(result: dict, out_dir: Path) -> None:
         print(f"{task}: {verdict_line(task, entry)}", file=stream)
         if entry.get("notice"):
             print(f"  {entry['notice']}", file=stream)
+        for line in lesion_table_lines(entry.get("lesions") or []):
+            print(f"    {line}", file=stream)
     for note in result["notes"]:
         print(f"note: {note}", file=stream)
     print(f"results: {out_dir}/result.json, report: {out_dir}/report.html", file=stream)

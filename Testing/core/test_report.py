@@ -254,3 +254,9 @@ def test_write_run_writes_the_report_beside_the_results(report_run, tmp_path, ca
     printed = capsys.readouterr().err
     assert "gbm-met: GBM (predictive index 0.80, cut-off 0.55" in printed
     assert "tumour-type: metastasis (metastasis 81%" in printed and "mets-3d: " in printed
+    # the lesion table under the mets-3d line: a header, then one row a lesion with its volume
+    table = [line.split() for line in printed.splitlines() if line.startswith("    ")]
+    lesions = report_run.result["tasks"]["mets-3d"]["lesions"]
+    assert table[0][:3] == ["id", "volume", "mm³"] and len(table) == 1 + len(lesions)
+    for row, lesion in zip(table[1:], lesions):
+        assert row[0] == str(lesion["id"]) and row[1] == f"{lesion['volume_mm3']:.1f}"
