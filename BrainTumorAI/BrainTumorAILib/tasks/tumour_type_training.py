@@ -53,18 +53,21 @@ DEMO_SET = {
     "name": "tumour-type-demo",
     # every synthetic kind: "metastasis" and "metastases" both stand for the metastasis class
     "kinds": ["gbm", "lgg", "metastasis", "metastases", "meningioma", "pituitary", "schwannoma", "healthy"],
-    "n_per_kind": 30,
+    "n_per_kind": 120,
     "voxel_mm": 4.0,  # coarse phantoms: the network sees 4 mm voxels anyway
     "seed": 2107,
     # Chakrabarty 2021 preset with a reduced-width network (8-64 channels, stride-2 first
-    # stage) on a 48^3 grid of 4 mm voxels, lesion supervision of the second stage, 3 folds:
-    # trainable in minutes on two CPU cores and within the weights budget.
+    # stage) on a 48^3 grid of 4 mm voxels, lesion supervision of the second stage, 3 folds.
+    # Data, not epochs, was the limit (measured on held-out phantoms: 0.50 accuracy after 80
+    # epochs on 30 cases a class; 0.70 after 8 epochs on 140 a class), hence 120 cases a class.
+    # Grad-CAM reads the lesion-supervised stage: its peak fell on the lesion in 5 of 6 oblique
+    # test phantoms, against 0 of 6 for the last stage and 0 of 6 for the third (measured).
     "overrides": {"model": {"num_classes": 7, "norm": "instance", "widths": [8, 16, 32, 64], "stem_stride": 2,
-                            "dropout": 0.1, "cam_stage": -2, "lesion_stage": 1,
+                            "dropout": 0.0, "cam_stage": 1, "lesion_stage": 1,
                             "input_grid": {"size": 48, "spacing_mm": 4.0}},
                   "loss": {"name": "cross_entropy", "lesion_weight": 1.0},
-                  "epochs": 30, "batch_size": 4, "learning_rate": 1e-3, "folds": 3, "seed": 2107,
-                  "validation_fraction": 0.15},
+                  "epochs": 72, "batch_size": 8, "learning_rate": 1e-3, "lr_scheduler": "plateau",
+                  "folds": 3, "seed": 2107, "validation_fraction": 0.1},
 }
 
 
@@ -82,7 +85,8 @@ def training_options() -> PreprocessOptions:
     """Preprocessing for training, equivalent to `preprocessing_settings` for this network.
 
     The network input is resampled (anti-aliased) onto its own grid and z-scored over its own
-    head mask, so neither the 1 mm step nor the brain mask's z-score changes it; skipping them
+    head mask, so the brain mask's z-score does not change it and the 1 mm step only through
+    interpolation (measured on a 4 mm phantom: r = 0.998 between the two inputs); skipping them
     (and deepbet, about 16 s a case) keeps the cohort quick to prepare.
     """
     return PreprocessOptions(reference="t1ce", brain_extraction="none", resample_mm=None, normalisation="none")
