@@ -215,8 +215,13 @@ def _cmd_evaluate(args) -> None:
 
     report = evaluate_command(args.task, args.pred, args.truth, args.out)
     metrics = report["metrics"]
-    print(f"{args.task}: {report['n_cases']} cases, AUC {metrics['auc']:.3f}, accuracy {metrics['accuracy']:.3f}; "
-          f"report in {args.out}/evaluation.json")
+    if "figures" in metrics:  # lesion-wise (metastasis tasks)
+        figures = metrics["figures"]
+        summary = (f"lesion sensitivity {figures['sensitivity']:.3f}, {figures['false_positives_per_case']:.2f} "
+                   f"false positives per case, median lesion Dice {figures['median_lesion_dice']:.3f}")
+    else:
+        summary = f"AUC {metrics['auc']:.3f}, accuracy {metrics['accuracy']:.3f}"
+    print(f"{args.task}: {report['n_cases']} cases, {summary}; report in {args.out}/evaluation.json")
 
 
 def _cmd_benchmark(args) -> None:

@@ -10,8 +10,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import SimpleITK as sitk
 
 from .errors import InputError
+from .image import read_image
 from .metrics import evaluate_binary
 from .metrics.plots import plot_confusion_matrix, plot_roc
 from .outputs import staged_output
@@ -47,7 +49,41 @@ def evaluate_gbm_met(pred_dir: Path, truth, out_dir: Path) -> dict:
                       for c, e in zip(cases, entries)}}
 
 
-EVALUATORS = {"gbm-met": evaluate_gbm_met}
+def evaluate_metastases(task: str, pred_dir: Path, truth, out_dir: Path) -> dict:
+    """Lesion-wise and voxel statistics of the runs' `<task>_seg` / `<task>_prob` images (the T1CE
+    input's grid) against each case's true lesions, at the threshold the runs used: the product's
+    own output, so the fold vote (mets-3d) or fold mean (mets-25d) is what is measured. The run
+    outputs carry no brain mask, so the voxel statistics count the whole T1CE grid."""
+    from .tasks.mets_cases import truth_image
+    from .tasks.mets_evaluation import evaluate_case, summarise_cases
+
+    cases = [c for c in index_cases(truth, label_key="tumour_type") if c.truth is not None or c.seg is not None]
+    if not cases:
+        raise InputError(f"{truth}: no case with a lesion segmentation")
+    predictions, thresholds = {}, set()
+    for case in cases:
+        entry = _task_entry(pred_dir, case.case_id, task)
+        thresholds.add(entry["threshold"])
+        seg = read_image(pred_dir / case.case_id / f"{task}_seg.nii.gz", f"{case.case_id} {task} segmentation")
+        probability = sitk.GetArrayFromImage(read_image(pred_dir / case.case_id / f"{task}_prob.nii.gz",
+                                                        f"{case.case_id} {task} probability"))
+        # the truth's own grid may differ from the T1CE's: nearest neighbour in physical space
+        truth_mask = sitk.GetArrayFromImage(sitk.Resample(truth_image(case), seg, sitk.Transform(),
+                                                          sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0
+        predictions[case.case_id] = evaluate_case(probability, sitk.GetArrayFromImage(seg) > 0, truth_mask,
+                                                  np.ones_like(truth_mask), seg.GetSpacing()[::-1],
+                                                  entry["threshold"], case.case_id, entry.get("min_lesion_mm3", 3.0))
+    if len(thresholds) != 1:
+        raise InputError(f"runs used different thresholds {sorted(thresholds)}; evaluate runs of one model set")
+    ids = [c.case_id for c in cases]
+    metrics = summarise_cases(predictions, ids, out_dir, task, thresholds.pop())
+    return {"task": task, "n_cases": len(cases), "metrics": metrics,
+            "cases": {i: {k: v for k, v in predictions[i]["detection"].items() if k != "lesions"} for i in ids}}
+
+
+EVALUATORS = {"gbm-met": evaluate_gbm_met,
+              "mets-25d": lambda *args: evaluate_metastases("mets-25d", *args),
+              "mets-3d": lambda *args: evaluate_metastases("mets-3d", *args)}
 
 
 def evaluate_command(task: str, pred_dir, truth, out_dir) -> dict:
