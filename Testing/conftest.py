@@ -13,6 +13,19 @@ def rotation_matrix(rx_deg: float, ry_deg: float, rz_deg: float) -> np.ndarray:
     return z @ y @ x
 
 
+# Chakrabarty 2021's internal test set: 361 scans, 337 on the diagonal (rows: truth, columns:
+# prediction, classes in tumour_type.CLASSES order); the split over classes is made up.
+CHAKRABARTY_CONFUSION = np.array([
+    [66, 2, 2, 0, 0, 0, 0],
+    [3, 36, 1, 0, 0, 0, 0],
+    [4, 1, 53, 2, 0, 0, 0],
+    [0, 0, 2, 57, 1, 0, 0],
+    [0, 0, 0, 2, 44, 0, 0],
+    [0, 0, 0, 2, 1, 35, 0],
+    [0, 0, 1, 0, 0, 0, 46],
+])
+
+
 def make_image(size=(20, 24, 12), spacing=(0.9, 1.1, 3.0), origin=(12.0, -30.0, 5.0),
                direction=None, seed=0, dtype=np.float32) -> sitk.Image:
     """A random volume (size in i, j, k order) with an oblique direction by default."""

@@ -20,7 +20,7 @@ from .catalog import TASK_CATALOG
 from .errors import InputError
 from .models.registry import ModelRegistry
 from .report_images import choose_key_slices, cut_axial_slice, png_data_uri, render_axial_slice
-from .report_text import class_name, number, verdict_line
+from .report_text import LESION_COLUMNS, class_name, flat_lesion, number, verdict_line
 from .roi import BoxROI
 
 STYLE = """
@@ -43,11 +43,6 @@ figcaption{font-size:.9em;color:#333}
 DISCLAIMER = ("Research software, not a medical device: every finding must be checked against the images "
               "by a qualified reader.")
 HEAT_KINDS = (("cam", "class-activation map"), ("prob", "lesion probability"))
-LESION_COLUMNS = (("id", "Lesion", ""), ("volume_mm3", "Volume (mm³)", ".1f"),
-                  ("longest_diameter_mm", "Longest diameter (mm)", ".1f"), ("centroid_r", "R (mm)", ".1f"),
-                  ("centroid_a", "A (mm)", ".1f"), ("centroid_s", "S (mm)", ".1f"),
-                  ("max_probability", "Max probability", ".2f"), ("fold_agreement", "Fold agreement", ".0%"),
-                  ("location", "Location", ""))
 
 
 def _e(value) -> str:
@@ -155,11 +150,7 @@ def _lesion_rows(task: str, run) -> list[dict]:
     rows = [row for row in run.lesions if row.get("task") == task]
     if rows:
         return rows
-    flat = []
-    for lesion in run.result["tasks"][task].get("lesions") or []:
-        r, a, s = lesion.get("centroid_ras") or (None, None, None)
-        flat.append({**lesion, "centroid_r": r, "centroid_a": a, "centroid_s": s})
-    return flat
+    return [flat_lesion(lesion) for lesion in run.result["tasks"][task].get("lesions") or []]
 
 
 def _lesion_cell(row: dict, key: str, spec: str) -> str:
@@ -172,9 +163,9 @@ def _lesion_cell(row: dict, key: str, spec: str) -> str:
 def _lesion_table(rows: list[dict]) -> str:
     if not rows:
         return ""
-    cells = [[_lesion_cell(row, key, spec) for key, _, spec in LESION_COLUMNS]
+    cells = [[_lesion_cell(row, key, spec) for key, _, _, spec in LESION_COLUMNS]
              for row in sorted(rows, key=lambda r: r.get("id", 0))]
-    return ("<h3>Lesions</h3>" + _table(cells, [title for _, title, _ in LESION_COLUMNS])
+    return ("<h3>Lesions</h3>" + _table(cells, [title for _, title, _, _ in LESION_COLUMNS])
             + "<p class='meta'>Centroids in RAS mm (Slicer's coordinates); ids match the outlines in the "
             "slices and the values of the segmentation file.</p>")
 

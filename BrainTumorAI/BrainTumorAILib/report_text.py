@@ -53,11 +53,29 @@ def _metastases(entry: dict) -> str:
 
 
 MAX_PRINTED_LESIONS = 20  # the terminal shows the first ones; lesions.csv and the report hold all
-LESION_COLUMNS = (  # (header, key, format): the contract's lesion table as the terminal shows it
-    ("id", "id", "d"), ("volume mm³", "volume_mm3", ".1f"), ("diameter mm", "longest_diameter_mm", ".1f"),
-    ("R", "centroid_r", ".1f"), ("A", "centroid_a", ".1f"), ("S", "centroid_s", ".1f"),
-    ("max p", "max_probability", ".2f"), ("folds", "fold_agreement", ".0%"), ("location", "location", "s"),
+# The contract's lesion table: (key, the report's column title, the terminal's short header, format).
+LESION_COLUMNS = (
+    ("id", "Lesion", "id", ""), ("volume_mm3", "Volume (mm³)", "volume mm³", ".1f"),
+    ("longest_diameter_mm", "Longest diameter (mm)", "diameter mm", ".1f"),
+    ("centroid_r", "R (mm)", "R", ".1f"), ("centroid_a", "A (mm)", "A", ".1f"), ("centroid_s", "S (mm)", "S", ".1f"),
+    ("max_probability", "Max probability", "max p", ".2f"), ("fold_agreement", "Fold agreement", "folds", ".0%"),
+    ("location", "Location", "location", ""),
 )
+
+
+def flat_lesion(lesion: dict) -> dict:
+    """A lesion with the flat centroid_r/a/s columns of lesions.csv (result.json has centroid_ras)."""
+    if not lesion.get("centroid_ras"):
+        return lesion
+    return {**lesion, **dict(zip(("centroid_r", "centroid_a", "centroid_s"), lesion["centroid_ras"]))}
+
+
+def _lesion_text(lesion: dict, key: str, spec: str) -> str:
+    """One table cell as text: a number by its format, other values as they are, 'n/a' when absent."""
+    value = lesion.get(key)
+    if spec:
+        return number(value, spec)
+    return "n/a" if value is None else str(value)
 
 
 def lesion_table_lines(lesions: list[dict], limit: int = MAX_PRINTED_LESIONS) -> list[str]:
@@ -65,12 +83,9 @@ def lesion_table_lines(lesions: list[dict], limit: int = MAX_PRINTED_LESIONS) ->
     counted in a last line); empty without lesions."""
     if not lesions:
         return []
-    rows = [[h for h, _, _ in LESION_COLUMNS]]
-    for lesion in lesions[:limit]:
-        if lesion.get("centroid_ras"):  # the contract's result.json form; lesions.csv has flat columns
-            lesion = {**lesion, **dict(zip(("centroid_r", "centroid_a", "centroid_s"), lesion["centroid_ras"]))}
-        rows.append([(lesion.get(key) or "n/a") if spec == "s" else number(lesion.get(key), spec)
-                     for _, key, spec in LESION_COLUMNS])
+    rows = [[short for _, _, short, _ in LESION_COLUMNS]]
+    rows += [[_lesion_text(flat_lesion(lesion), key, spec) for key, _, _, spec in LESION_COLUMNS]
+             for lesion in lesions[:limit]]
     widths = [max(len(row[i]) for row in rows) for i in range(len(LESION_COLUMNS))]
     lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
     if len(lesions) > limit:

@@ -8,20 +8,11 @@ from sklearn.metrics import average_precision_score, precision_score, recall_sco
 
 from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.metrics import evaluate_multiclass
+from conftest import CHAKRABARTY_CONFUSION
 
 CLASSES = ["hgg", "lgg", "metastasis", "meningioma", "pituitary", "schwannoma", "healthy"]
 
-# An internal test set of 361 scans with 337 on the diagonal (rows: truth, columns: prediction);
-# the split over classes is made up, the totals are Chakrabarty 2021's.
-CONFUSION = np.array([
-    [66, 2, 2, 0, 0, 0, 0],
-    [3, 36, 1, 0, 0, 0, 0],
-    [4, 1, 53, 2, 0, 0, 0],
-    [0, 0, 2, 57, 1, 0, 0],
-    [0, 0, 0, 2, 44, 0, 0],
-    [0, 0, 0, 2, 1, 35, 0],
-    [0, 0, 1, 0, 0, 0, 46],
-])
+CONFUSION = CHAKRABARTY_CONFUSION
 
 
 def cases_from_confusion(confusion):

@@ -1,6 +1,8 @@
 """Weights: safetensors round trip, checksum before parsing, architecture check, no pickle code."""
 
+import io
 import pickle
+import zipfile
 
 import pytest
 import torch
@@ -120,6 +122,18 @@ class _Payload:
         return (open, (self.marker, "w"))
 
 
+class _TensorsStubbed(pickle.Unpickler):
+    """Unpickles a torch checkpoint's data.pkl as any unsafe loader would, tensors left out."""
+
+    def persistent_load(self, pid):
+        return None
+
+    def find_class(self, module, name):
+        if module.startswith("torch"):
+            return lambda *args, **kwargs: None
+        return super().find_class(module, name)
+
+
 def test_pickle_with_code_is_refused_and_never_executed(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pt"
@@ -130,9 +144,11 @@ def test_pickle_with_code_is_refused_and_never_executed(tmp_path):
         load_weights(target, path, sha256_file(path))
     assert not marker.exists()
     assert_state_equal(target, before)
-    # The payload is live: an unsafe loader would have run it.
-    with open(path, "rb") as stream:
-        torch.load(stream, weights_only=False)
+    # The payload is live: plain unpickling of the checkpoint's data.pkl (what an unsafe loader
+    # does, tensors stubbed out) runs it.
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read(next(name for name in archive.namelist() if name.endswith("data.pkl")))
+    _TensorsStubbed(io.BytesIO(data)).load()
     assert marker.exists()
 
 

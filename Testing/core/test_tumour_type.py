@@ -18,7 +18,7 @@ from BrainTumorAILib.preprocessing import PreprocessOptions, preprocess, resampl
 from BrainTumorAILib.synthetic import TUMOUR_TYPE_OF_KIND, make_case
 from BrainTumorAILib.tasks import tumour_type, tumour_type_training
 from BrainTumorAILib.training.cases import Case
-from conftest import rotation_matrix
+from conftest import CHAKRABARTY_CONFUSION, rotation_matrix
 
 CPU = torch.device("cpu")
 
@@ -126,15 +126,7 @@ def test_grad_cam_peak_lies_on_the_deciding_blob_on_the_t1ce_input_grid(tmp_path
 def test_seed_internal_result_from_its_counts(tmp_path, monkeypatch):
     """Chakrabarty 2021: 337 of 361 internal test scans correct = 93.35% (split over classes made up)."""
     monkeypatch.setattr(tumour_type_training, "BOOTSTRAP_DRAWS", 100)
-    confusion = np.array([
-        [66, 2, 2, 0, 0, 0, 0],
-        [3, 36, 1, 0, 0, 0, 0],
-        [4, 1, 53, 2, 0, 0, 0],
-        [0, 0, 2, 57, 1, 0, 0],
-        [0, 0, 0, 2, 44, 0, 0],
-        [0, 0, 0, 2, 1, 35, 0],
-        [0, 0, 1, 0, 0, 0, 46],
-    ])
+    confusion = CHAKRABARTY_CONFUSION
     classes = tumour_type.CLASSES
     cases, predictions = [], {}
     for truth in range(7):

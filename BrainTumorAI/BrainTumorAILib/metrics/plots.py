@@ -20,7 +20,8 @@ from .multiclass import MulticlassResult
 DPI = 120
 
 
-def _save(figure: Figure, path) -> Path:
+def save_figure(figure: Figure, path) -> Path:
+    """Lay out and write a figure as PNG (folders created); the path back."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
@@ -46,7 +47,7 @@ def plot_roc(result: BinaryClassificationResult, path, title: str = "ROC curve")
             label=f"threshold {result.threshold:.3g}")
     ax.set_title(title)
     ax.legend(loc="lower right")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_loss_curves(
@@ -59,7 +60,7 @@ def plot_loss_curves(
         ax.plot(np.arange(1, len(values) + 1), values, marker=".", label=name)
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.legend()
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_confusion_matrix(
@@ -76,7 +77,7 @@ def plot_confusion_matrix(
         ax=ax, cmap="Blues", colorbar=False, xticks_rotation=45 if len(names) > 2 else "horizontal"
     )
     ax.set_title(title)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_one_vs_rest_roc(result: MulticlassResult, path, title: str = "One-vs-rest ROC") -> Path:
@@ -87,7 +88,7 @@ def plot_one_vs_rest_roc(result: MulticlassResult, path, title: str = "One-vs-re
     _chance_diagonal(ax)
     ax.set_title(title)
     ax.legend(loc="lower right", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_precision_recall(result: MulticlassResult, path, title: str = "One-vs-rest precision-recall") -> Path:
@@ -97,7 +98,7 @@ def plot_precision_recall(result: MulticlassResult, path, title: str = "One-vs-r
         ax.step(curve.recall, curve.precision, where="post", label=f"{name} (AP {curve.average_precision:.3f})")
     ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall (sensitivity)", ylabel="precision (PPV)", title=title)
     ax.legend(loc="lower left", fontsize="small")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_froc(result: FrocResult, path, title: str = "FROC") -> Path:
@@ -112,4 +113,4 @@ def plot_froc(result: FrocResult, path, title: str = "FROC") -> Path:
     ax.set_xscale("symlog", linthresh=0.1)
     ax.set(ylim=(0, 1.02), xlabel="false positives per patient", ylabel="lesion-wise sensitivity", title=title)
     ax.legend(loc="lower right")
-    return _save(figure, path)
+    return save_figure(figure, path)

@@ -4,23 +4,15 @@ models' mean probability, threshold from the model card, lesions and their table
 from __future__ import annotations
 
 from ..catalog import TASK_CATALOG
-from ..errors import InputError
-from ..networks import build_network
 from . import mets_25d
 from .context import TaskContext, TaskOutput, TaskSpec
-from .mets_common import lesion_output
+from .mets_common import lesion_output, load_task
 
 
 def run(context: TaskContext) -> TaskOutput:
-    model_set = context.registry.default_for(mets_25d.TASK)
+    model_set, case, models = load_task(context, mets_25d.TASK)
     progress = context.progress
-    case = context.preprocessed(model_set.preprocessing)
-    missing = [name for name in model_set.inputs if name not in case.images]
-    if missing:
-        raise InputError(f"mets-25d model set {model_set.name} needs --{' --'.join(missing)}")
     settings = model_set.preprocessing
-    progress.update(mets_25d.TASK, 0.3, "loading the fold models")
-    models = [m.to(context.device) for m in model_set.load_folds(build_network)]
     progress.update(mets_25d.TASK, 0.4, f"segmenting axial slices with {len(models)} GoogLeNet FCN fold models")
     maps = mets_25d.predict_maps(models, case, model_set.inputs, int(settings["image_size"]), context.device,
                                  int(settings.get("context_slices", mets_25d.CONTEXT_SLICES)),

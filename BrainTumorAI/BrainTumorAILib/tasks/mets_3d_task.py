@@ -7,24 +7,16 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..catalog import TASK_CATALOG
-from ..errors import InputError
-from ..networks import build_network
 from . import mets_3d
 from .context import TaskContext, TaskOutput, TaskSpec
-from .mets_common import lesion_output
+from .mets_common import lesion_output, load_task
 
 
 def run(context: TaskContext) -> TaskOutput:
-    model_set = context.registry.default_for(mets_3d.TASK)
+    model_set, case, models = load_task(context, mets_3d.TASK)
     progress = context.progress
-    case = context.preprocessed(model_set.preprocessing)
-    missing = [name for name in model_set.inputs if name not in case.images]
-    if missing:
-        raise InputError(f"mets-3d model set {model_set.name} needs --{' --'.join(missing)}")
     volume = np.stack([sitk.GetArrayFromImage(case.images[name]) for name in model_set.inputs]).astype(np.float32)
     brain = sitk.GetArrayFromImage(case.brain_mask) > 0
-    progress.update(mets_3d.TASK, 0.3, "loading the fold models")
-    models = [m.to(context.device) for m in model_set.load_folds(build_network)]
     progress.update(mets_3d.TASK, 0.4, f"segmenting with {len(models)} DeepMedic fold models")
     segment = int(model_set.preprocessing.get("segment_size", mets_3d.DEFAULT_SEGMENT))
     maps = mets_3d.predict_maps(models, volume, brain, segment, context.device)

@@ -17,7 +17,9 @@ from typing import Callable, Sequence
 import numpy as np
 import SimpleITK as sitk
 
+from ..errors import InputError
 from ..image import copy_geometry
+from ..networks import build_network
 from ..preprocessing import to_input_grid
 from ..preprocessing.transforms import apply
 from .context import TaskOutput
@@ -37,6 +39,18 @@ class LesionMaps:
 
     probability: np.ndarray
     fold_probabilities: Sequence[np.ndarray] | None = None
+
+
+def load_task(context, task: str):
+    """The task's default model set, the case preprocessed as the set asks, and its fold models on
+    the context's device: (model_set, case, models). The set's inputs must all be present."""
+    model_set = context.registry.default_for(task)
+    case = context.preprocessed(model_set.preprocessing)
+    missing = [name for name in model_set.inputs if name not in case.images]
+    if missing:
+        raise InputError(f"{task} model set {model_set.name} needs --{' --'.join(missing)}")
+    context.progress.update(task, 0.3, "loading the fold models")
+    return model_set, case, [m.to(context.device) for m in model_set.load_folds(build_network)]
 
 
 def majority_vote(masks: Sequence[np.ndarray]) -> np.ndarray:

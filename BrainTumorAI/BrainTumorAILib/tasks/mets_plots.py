@@ -9,15 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..metrics import LESION_COUNT_GROUPS, CaseDetection
-from ..metrics.plots import DPI
-
-
-def _save(figure: Figure, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.tight_layout()
-    figure.savefig(path, dpi=DPI, format="png")
-    return path
+from ..metrics.plots import save_figure
 
 
 def plot_volume_agreement(cases: list[CaseDetection], path, title: str = "Lesion volumes") -> Path:
@@ -31,7 +23,7 @@ def plot_volume_agreement(cases: list[CaseDetection], path, title: str = "Lesion
         ax.plot([low, high], [low, high], ":", color="grey", label="identity")
         ax.legend(loc="upper left")
     ax.set(xlabel="true volume (mm^3)", ylabel="predicted volume (mm^3)", title=f"{title} (n={len(pairs)})")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_lesion_dice_by_group(cases: list[CaseDetection], path, title: str = "Lesion Dice by lesion count") -> Path:
@@ -45,4 +37,4 @@ def plot_lesion_dice_by_group(cases: list[CaseDetection], path, title: str = "Le
     ax.boxplot([values if values else [np.nan] for _, values in groups],
                tick_labels=[f"{name}\n(n={len(values)})" for name, values in groups])
     ax.set(ylim=(0, 1.02), xlabel="true lesions per patient", ylabel="lesion Dice", title=title)
-    return _save(figure, path)
+    return save_figure(figure, path)
