@@ -7,6 +7,9 @@ self-test. The work happens in BrainTumorAISlicer (MRML logic) and BrainTumorAIL
 from pathlib import Path
 from typing import Annotated
 
+import logging
+import time
+
 import qt
 import slicer
 import vtk
@@ -15,15 +18,12 @@ from slicer.ScriptedLoadableModule import (
     ScriptedLoadableModule, ScriptedLoadableModuleTest, ScriptedLoadableModuleWidget)
 from slicer.util import VTKObservationMixin
 
-from BrainTumorAILib.catalog import TASK_CATALOG
-from BrainTumorAILib.errors import InputError
+from BrainTumorAILib.catalog import DEVICE_TITLES, DEVICES, task_specs
 from BrainTumorAISlicer import BrainTumorAIError, BrainTumorAILogic, guess_input_volumes, parameter_node
-from BrainTumorAISlicer.panel_state import task_offers
+from BrainTumorAISlicer.panel_state import panel_task_offers
 from BrainTumorAISlicer.dependencies import ensure_dependencies
 from BrainTumorAISlicer.resources import resource_path
 from BrainTumorAISlicer.result_check import result_problems, snapshot_inputs
-
-DEVICES = (("Auto (GPU when available)", "auto"), ("GPU (CUDA)", "cuda"), ("CPU", "cpu"))
 
 
 class BrainTumorAI(ScriptedLoadableModule):
@@ -51,8 +51,8 @@ class BrainTumorAIParameterNode:
     flair: slicer.vtkMRMLScalarVolumeNode
     t1: slicer.vtkMRMLScalarVolumeNode
     roi: slicer.vtkMRMLMarkupsROINode
-    tasks: str = ",".join(TASK_CATALOG)  # the checked tasks, comma-separated
-    device: Annotated[str, Choice([value for _, value in DEVICES])] = "auto"
+    tasks: str = ",".join(task_specs())  # the checked tasks, comma-separated
+    device: Annotated[str, Choice(list(DEVICES))] = "auto"
 
 
 class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
@@ -60,6 +60,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self._parameterNode = self._guiTag = self.run = self.reportPath = None
+        self._addedNodes = []  # volumes added since the last autofill
 
     def setup(self):
         super().setup()
@@ -68,14 +69,15 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui = slicer.util.childWidgetVariables(panel)
         panel.setMRMLScene(slicer.mrmlScene)
         self.logic = BrainTumorAILogic()
-        self.taskBoxes = {name: qt.QCheckBox(info.title) for name, info in TASK_CATALOG.items()}
+        self.taskBoxes = {name: qt.QCheckBox(spec.title) for name, spec in task_specs().items()}
         for box in self.taskBoxes.values():
             self.ui.tasksFrame.layout().addWidget(box)
             box.toggled.connect(self.onTasksToggled)
-        for label, value in DEVICES:
-            self.ui.deviceComboBox.addItem(label, value)
+        for device in DEVICES:
+            self.ui.deviceComboBox.addItem(DEVICE_TITLES[device], device)
         self.ui.deviceComboBox.currentIndexChanged.connect(self.onDeviceChanged)
         self.ui.roiSelector.currentNodeChanged.connect(self.ui.roiPlaceWidget.setCurrentNode)
+        self.ui.roiPlaceWidget.placeMultipleMarkups = slicer.qSlicerMarkupsPlaceWidget.ForcePlaceSingleMarkup
         self.ui.applyButton.clicked.connect(self.onApplyButton)
         self.ui.openReportButton.clicked.connect(
             lambda: qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(self.reportPath))))
@@ -83,9 +85,8 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.pollTimer.setInterval(200)
         self.pollTimer.timeout.connect(self.onPoll)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, lambda *_: self.setParameterNode(None))
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, lambda *_: self.initializeParameterNode())
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent,
-                         lambda *_: qt.QTimer.singleShot(0, self.autofillInputs))  # once the node has its name
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent, self.onNodeAdded)
         self.updateTaskAvailability()
         self.initializeParameterNode()
 
@@ -96,6 +97,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             self.run.cancel()
 
     def enter(self):
+        self.updateTaskAvailability()
         self.initializeParameterNode()
 
     def exit(self):
@@ -103,7 +105,18 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
 
     def initializeParameterNode(self):
         self.setParameterNode(BrainTumorAIParameterNode(parameter_node()))
-        self.autofillInputs()
+        self.autofillInputs(guess_input_volumes())
+
+    def onSceneEndClose(self, *_):
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    @vtk.calldata_type(vtk.VTK_OBJECT)
+    def onNodeAdded(self, _caller, _event, node):
+        if node.IsA("vtkMRMLScalarVolumeNode"):
+            if not self._addedNodes:  # one deferred fill for a burst of nodes, once they have their names
+                qt.QTimer.singleShot(0, lambda: self.autofillInputs(guess_input_volumes(candidates=self._addedNodes)))
+            self._addedNodes.append(node)
 
     def setParameterNode(self, wrapper):
         if self._parameterNode:
@@ -127,20 +140,23 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ready = self._parameterNode.t1ce is not None and self._parameterNode.t2 is not None
         self.ui.applyButton.enabled = ready or self.run is not None
 
-    def autofillInputs(self):
+    def autofillInputs(self, guessed: dict):
+        self._addedNodes = []
         if self._parameterNode is None:
             return
-        for sequence, node in guess_input_volumes().items():
+        for sequence, node in guessed.items():
             if getattr(self._parameterNode, sequence) is None:
                 setattr(self._parameterNode, sequence, node)
 
     def updateTaskAvailability(self):
-        """Offer only tasks with an installed model set (known once torch is there)."""
-        try:
-            model_sets = self.logic.installed_model_sets()
-        except (ImportError, InputError):  # dependencies not installed yet, or a broken registry
-            return
-        for name, (offered, tooltip) in task_offers(model_sets).items():
+        """Offer only tasks with an installed model set; a task registered since appears."""
+        offers, problem = panel_task_offers(self.logic.installed_model_sets)
+        self.ui.errorLabel.text = problem
+        for name, (offered, tooltip) in offers.items():
+            if name not in self.taskBoxes:
+                self.taskBoxes[name] = qt.QCheckBox(task_specs()[name].title)
+                self.ui.tasksFrame.layout().addWidget(self.taskBoxes[name])
+                self.taskBoxes[name].toggled.connect(self.onTasksToggled)
             self.taskBoxes[name].enabled, self.taskBoxes[name].toolTip = offered, tooltip
 
     def onTasksToggled(self, *_):
@@ -163,9 +179,13 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
                 return
             p = self._parameterNode
             self.run = self.logic.start(p.t1ce, p.t2, p.flair, p.t1, p.roi, tasks=tasks, device=p.device)
-        except BrainTumorAIError as error:
-            self.ui.errorLabel.text = str(error)
+        except Exception as error:  # every failure ends in the panel, not only in the console
+            logging.exception("BrainTumorAI could not start the run")
+            self.ui.errorLabel.text = str(error) if isinstance(error, BrainTumorAIError) else \
+                f"{type(error).__name__}: {error}"
             return
+        finally:
+            self.updateTaskAvailability()  # packages may have been installed
         self.setRunning(True)
         self.pollTimer.start()
 
@@ -209,8 +229,11 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
         self.test_demo_case_all_available_tasks_on_cpu()
 
     def test_demo_case_all_available_tasks_on_cpu(self):
-        self.assertTrue(ensure_dependencies(slicer.util.confirmOkCancelDisplay), "Python dependencies are missing")
-        from BrainTumorAILib.demo import SEQUENCES, available_tasks, demo_case
+        # under --testing nothing is installed from the network: missing packages fail the test
+        self.assertTrue(ensure_dependencies(slicer.util.confirmOkCancelDisplay,
+                                            allow_install=not slicer.app.testingEnabled()))
+        from BrainTumorAILib.catalog import SEQUENCES
+        from BrainTumorAILib.demo import available_tasks, demo_case
         from BrainTumorAILib.models.registry import ModelRegistry
         from BrainTumorAILib.synthetic import load_truth
 
@@ -222,7 +245,12 @@ class BrainTumorAITest(ScriptedLoadableModuleTest):
         roi = slicer.util.loadMarkups(str(case / "roi.mrk.json"))
         snapshot = snapshot_inputs(inputs)
         self.delayDisplay(f"Running {', '.join(tasks)} on the CPU")
-        results = BrainTumorAILogic().process(**inputs, roi=roi, tasks=tasks, device="cpu")
+        run = BrainTumorAILogic().start(**inputs, roi=roi, tasks=tasks, device="cpu")
+        while not run.finished:  # the way the panel runs it: Slicer keeps handling events meanwhile
+            run.poll()
+            slicer.app.processEvents()
+            time.sleep(0.1)
+        results = run.load_results()
         self.assertEqual(result_problems(results, inputs, snapshot), [])
         self.assertEqual(sorted(results.result["tasks"]), sorted(tasks))
         if "gbm-met" in tasks:

@@ -25,8 +25,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "BrainTumorAI"))
 
-from BrainTumorAILib.catalog import TASK_CATALOG  # noqa: E402
-from BrainTumorAILib.report_images import choose_key_slices, cut_axial_slice, render_axial_slice  # noqa: E402
+from BrainTumorAILib.catalog import task_specs  # noqa: E402
+from BrainTumorAILib.report.images import choose_key_slices, cut_axial_slice, render_axial_slice  # noqa: E402
 from BrainTumorAILib.roi import BoxROI  # noqa: E402
 
 
@@ -74,7 +74,7 @@ def render_panel(result: dict) -> Image.Image:
     for group in panel.findChildren(QGroupBox):
         group.setFlat(False)
     tasks_frame = panel.findChild(QWidget, "tasksFrame")
-    for name, info in TASK_CATALOG.items():
+    for name, info in task_specs().items():
         box = QCheckBox(info.title)
         box.setChecked(name in result.get("tasks", {}))
         tasks_frame.layout().addWidget(box)

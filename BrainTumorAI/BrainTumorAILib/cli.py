@@ -9,10 +9,10 @@ import sys
 import warnings
 from pathlib import Path
 
+from .catalog import DEVICES, SEQUENCES
 from .errors import InputError
 from .progress import Progress
 
-SEQUENCES = ("t1ce", "t2", "flair", "t1")
 EXIT_BAD_INPUT = 2
 
 
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--roi", type=Path, help="Slicer Markups ROI file (.mrk.json)")
     run.add_argument("--roi-ras", help="axis-aligned box RMIN,RMAX,AMIN,AMAX,SMIN,SMAX in RAS mm")
     run.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    run.add_argument("--device", choices=DEVICES, default="auto")
     _add_progress(run)
 
     train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
@@ -178,7 +178,7 @@ def _cmd_preprocess(args) -> None:
 
 def _cmd_run(args) -> None:
     from .roi import load_roi
-    from .report_text import print_run_summary
+    from .report.text import print_run_summary
     from .runner import run_case, write_run
 
     roi = load_roi(args.roi, args.roi_ras)
@@ -196,7 +196,6 @@ def _cmd_run(args) -> None:
 
 
 def _cmd_train(args) -> None:
-    from . import tasks  # noqa: F401 - registers every task's training adapter
     from .training import train_command
     from .training.registration import register_model_set
 

@@ -9,17 +9,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .catalog import SEQUENCES, task_specs
 from .image import read_image
 from .preprocessing import PreprocessOptions, preprocess
-from .report_text import print_run_summary
+from .report.text import print_run_summary
 from .models.registry import ModelRegistry
 from .roi import BoxROI
 from .runner import run_case, write_run
-from .tasks import TASKS
 
 DEMO_KIND = "gbm"
 DEMO_SEED = 7
-SEQUENCES = ("t1ce", "t2", "flair", "t1")
 
 
 def demo_case(out_dir: Path) -> Path:
@@ -35,7 +34,7 @@ def demo_case(out_dir: Path) -> Path:
 
 def available_tasks(registry: ModelRegistry) -> list[str]:
     """Tasks that have a model set installed."""
-    return [name for name in TASKS if registry.model_sets(name)]
+    return [name for name in task_specs() if registry.model_sets(name)]
 
 
 def run_demo(out_dir: Path, progress=None) -> dict:

@@ -80,12 +80,12 @@ def main(argv=None) -> None:
                         help="torch threads (default: half the cores; oversubscribed cores slow training ~10x)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from .tasks import DEMO_SETS
+    from .catalog import task_spec, task_specs
 
-    names = list(DEMO_SETS) if args.tasks == "all" else args.tasks.split(",")
+    names = [n for n, spec in task_specs().items() if spec.demo_set] if args.tasks == "all" else args.tasks.split(",")
     for name in names:
         progress = Progress("bar")
-        train_demo_set(DEMO_SETS[name], args.work, args.out or models_dir(), progress)
+        train_demo_set(task_spec(name).part("demo_set"), args.work, args.out or models_dir(), progress)
         progress.close()
 
 

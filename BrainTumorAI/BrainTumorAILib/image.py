@@ -24,15 +24,34 @@ from .errors import InputError
 IMAGE_SUFFIXES = (".nii", ".nii.gz", ".nrrd", ".nhdr", ".mha", ".mhd")
 
 # Flipping x and y converts between LPS and RAS (both directions).
-_LPS_RAS_FLIP = np.diag([-1.0, -1.0, 1.0])
+LPS_RAS_FLIP = np.diag([-1.0, -1.0, 1.0])
 
 
 def lps_to_ras(points) -> np.ndarray:
     """Convert one point (3,) or points (N, 3) from LPS to RAS."""
-    return np.asarray(points, dtype=float) @ _LPS_RAS_FLIP
+    return np.asarray(points, dtype=float) @ LPS_RAS_FLIP
 
 
 ras_to_lps = lps_to_ras  # the same sign flip maps RAS back to LPS
+
+
+def ijk_to_ras_matrix(image: sitk.Image) -> np.ndarray:
+    """The 4x4 matrix from voxel indices (i, j, k) to RAS mm (Slicer's IJKToRAS) of an image."""
+    matrix = np.eye(4)
+    matrix[:3, :3] = LPS_RAS_FLIP @ np.reshape(image.GetDirection(), (3, 3)) * np.array(image.GetSpacing())
+    matrix[:3, 3] = lps_to_ras(image.GetOrigin())
+    return matrix
+
+
+def image_from_nifti(nifti) -> sitk.Image:
+    """A nibabel image (RAS affine, (i, j, k) array) as a float32 SimpleITK image (LPS)."""
+    affine = np.asarray(nifti.affine, dtype=float)
+    spacing = np.linalg.norm(affine[:3, :3], axis=0)
+    image = sitk.GetImageFromArray(np.ascontiguousarray(np.asarray(nifti.dataobj, dtype=np.float32).transpose(2, 1, 0)))
+    image.SetSpacing(spacing.tolist())
+    image.SetOrigin((LPS_RAS_FLIP @ affine[:3, 3]).tolist())
+    image.SetDirection((LPS_RAS_FLIP @ affine[:3, :3] / spacing).ravel().tolist())
+    return image
 
 
 def has_image_suffix(path: Path) -> bool:

@@ -14,9 +14,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from .errors import InputError
-from .image import lps_to_ras, ras_to_lps
+from .image import LPS_RAS_FLIP, lps_to_ras, ras_to_lps
 
-_LPS_RAS_FLIP = np.diag([-1.0, -1.0, 1.0])
 
 
 @dataclass(frozen=True)
@@ -104,7 +103,7 @@ class BoxROI:
         if markup.get("roiType", "Box") != "Box":
             raise InputError(f"ROI file {path}: only box ROIs are supported, got {markup.get('roiType')}")
         if system == "LPS":
-            center, orientation = lps_to_ras(center), _LPS_RAS_FLIP @ orientation
+            center, orientation = lps_to_ras(center), LPS_RAS_FLIP @ orientation
         elif system != "RAS":
             raise InputError(f"ROI file {path}: unknown coordinateSystem {system}")
         return cls(center, orientation, size)
@@ -112,7 +111,7 @@ class BoxROI:
     def to_markups_json(self, path, coordinate_system: str = "LPS") -> Path:
         """Write the box as a Slicer Markups ROI file that Slicer loads."""
         if coordinate_system == "LPS":
-            center, orientation = ras_to_lps(self.center_ras), _LPS_RAS_FLIP @ self.axes_ras
+            center, orientation = ras_to_lps(self.center_ras), LPS_RAS_FLIP @ self.axes_ras
         else:
             center, orientation = self.center_ras, self.axes_ras
         markup = {

@@ -9,24 +9,23 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
+import numpy as np
 import SimpleITK as sitk
 import torch
 
 from . import __version__
+from .catalog import LESION_CSV_COLUMNS, task_specs
 from .errors import InputError
-from .image import lps_to_ras, write_image
+from .image import LPS_RAS_FLIP, lps_to_ras, write_image
 from .models.device import DeviceFallbackWarning, select_device
 from .models.registry import ModelRegistry
 from .outputs import staged_output
 from .preprocessing import PreprocessOptions, Preprocessor
 from .preprocessing.pipeline import shared_steps
 from .progress import NullProgress
-from .report import write_report
+from .report.html import write_report
 from .roi import BoxROI
-from .tasks import TASKS, TaskContext
-
-LESION_COLUMNS = ("task", "id", "volume_mm3", "centroid_r", "centroid_a", "centroid_s",
-                  "longest_diameter_mm", "max_probability", "fold_agreement", "location")
+from .tasks.context import TaskContext
 
 
 @dataclass
@@ -44,9 +43,10 @@ def select_tasks(requested: str, images: dict, roi: BoxROI | None,
                  registry: ModelRegistry | None = None) -> tuple[list, list[str]]:
     """The tasks to run and notes on those skipped; `all` skips what the inputs or the installed
     model sets cannot serve (a named task without a model set fails when it runs, naming the registry)."""
+    specs = task_specs()
     if requested == "all":
         chosen, notes = [], []
-        for spec in TASKS.values():
+        for spec in specs.values():
             missing = [s for s in spec.sequences if s not in images]
             if registry is not None and not registry.model_sets(spec.name):
                 notes.append(f"{spec.name} skipped: no model set installed (make weights, or braintumorai train --register)")
@@ -60,17 +60,17 @@ def select_tasks(requested: str, images: dict, roi: BoxROI | None,
             raise InputError("no task can run on these inputs: " + "; ".join(notes))
         return chosen, notes
     names = [n.strip() for n in requested.split(",") if n.strip()]
-    unknown = [n for n in names if n not in TASKS]
+    unknown = [n for n in names if n not in specs]
     if unknown or not names:
-        raise InputError(f"unknown task {', '.join(unknown) or '(none)'}; choose from all, {', '.join(TASKS)}")
+        raise InputError(f"unknown task {', '.join(unknown) or '(none)'}; choose from all, {', '.join(specs)}")
     for name in names:
-        spec = TASKS[name]
+        spec = specs[name]
         missing = [s for s in spec.sequences if s not in images]
         if missing:
             raise InputError(f"{name} needs --{' --'.join(missing)}")
         if spec.needs_roi and roi is None:
             raise InputError(f"{name} needs an ROI: give --roi FILE.mrk.json or --roi-ras RMIN,RMAX,AMIN,AMAX,SMIN,SMAX")
-    return [TASKS[n] for n in names], []
+    return [specs[n] for n in names], []
 
 
 class SharedPreprocessing:
@@ -141,23 +141,23 @@ def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "al
 
 def _run_with_cpu_fallback(spec, context: TaskContext):
     """Run a whole task again on the CPU when the GPU runs out of memory (models and maps included)."""
+    pipeline = spec.load(spec.pipeline)
     try:
-        return spec.run(context)
+        return pipeline(context)
     except torch.cuda.OutOfMemoryError:
         pass
     # outside the except block, so the failed attempt's tensors are released before emptying
     warnings.warn(f"{spec.name}: CUDA out of memory, running again on the CPU", DeviceFallbackWarning)
     torch.cuda.empty_cache()
     context.device = torch.device("cpu")
-    return spec.run(context)
+    return pipeline(context)
 
 
 def _geometry_ras(image: sitk.Image) -> dict:
     """Input geometry for result.json (origin in RAS, direction columns in RAS)."""
-    flip = [-1.0, -1.0, 1.0]
-    matrix = [[flip[r] * image.GetDirection()[3 * r + c] for c in range(3)] for r in range(3)]
+    direction_ras = LPS_RAS_FLIP @ np.reshape(image.GetDirection(), (3, 3))
     return {"size": list(image.GetSize()), "spacing": list(image.GetSpacing()),
-            "origin_ras": lps_to_ras(image.GetOrigin()).tolist(), "direction_ras": matrix}
+            "origin_ras": lps_to_ras(image.GetOrigin()).tolist(), "direction_ras": direction_ras.tolist()}
 
 
 def write_run(run: RunResult, out_dir: Path) -> Path:
@@ -166,7 +166,7 @@ def write_run(run: RunResult, out_dir: Path) -> Path:
         for name, image in run.images.items():
             write_image(image, staging / name)
         with open(staging / "lesions.csv", "w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=LESION_COLUMNS, extrasaction="ignore")
+            writer = csv.DictWriter(handle, fieldnames=LESION_CSV_COLUMNS, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(run.lesions)
         (staging / "result.json").write_text(json.dumps(run.result, indent=2))

@@ -49,7 +49,7 @@ class BackgroundProcess:
         self._stderr: deque = deque(maxlen=STDERR_LINES_KEPT)
         self._process = subprocess.Popen(
             self.argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", **_new_process_group())
+            stderr=subprocess.PIPE, text=True, encoding="utf-8", errors="replace", **process_options())
         self._readers = [
             threading.Thread(target=self._read_stdout, daemon=True),
             threading.Thread(target=self._read_stderr, daemon=True),
@@ -90,11 +90,13 @@ class BackgroundProcess:
         (which may call `cancel`); returns the exit status."""
         while True:
             running = self.running
+            if not running:
+                status = self.wait()  # the readers may still be queueing the last lines: join them first
             for event in self.poll():
                 if progress_callback is not None:
                     progress_callback(event)
             if not running:
-                return self.wait()
+                return status
             time.sleep(interval_s)
 
     def cancel(self) -> None:
@@ -129,10 +131,16 @@ class BackgroundProcess:
         self._process.stderr.close()
 
 
-def _new_process_group() -> dict:
-    """Popen options that give the child its own process group, so cancel reaches its children."""
-    if os.name == "nt":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+# Windows process-creation flags (subprocess defines them only on Windows)
+CREATE_NEW_PROCESS_GROUP = 0x00000200
+CREATE_NO_WINDOW = 0x08000000
+
+
+def process_options(os_name: str = os.name) -> dict:
+    """Popen options: the child gets its own process group, so cancel reaches its children; on
+    Windows also no console window, which would open beside Slicer and kill the run when closed."""
+    if os_name == "nt":
+        return {"creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW}
     return {"start_new_session": True}
 
 

@@ -8,15 +8,23 @@ import sys
 from pathlib import Path
 
 from .background import BackgroundProcess
+from .errors import BrainTumorAIError
 
 
 def slicer_python() -> str:
-    """PythonSlicer inside the Slicer application, else this interpreter (slicer-core, tests)."""
+    """PythonSlicer of the running Slicer application (beside Slicer's own executable), else this
+    interpreter (slicer-core, tests). Inside Slicer, `sys.executable` is not a Python to start."""
     try:
-        from slicer import app  # noqa: F401 - only the Slicer application has it
+        from slicer import app
     except ImportError:
         return sys.executable
-    return shutil.which("PythonSlicer") or sys.executable
+    name = "PythonSlicer.exe" if os.name == "nt" else "PythonSlicer"
+    candidates = [Path(app.slicerHome) / "bin" / name, shutil.which("PythonSlicer")]
+    found = next((str(c) for c in candidates if c and Path(c).is_file()), None)
+    if found is None:
+        raise BrainTumorAIError(f"{name} was not found in {Path(app.slicerHome) / 'bin'} nor on the PATH: "
+                                "the background run needs Slicer's Python; reinstall Slicer")
+    return found
 
 
 def core_environment() -> dict:

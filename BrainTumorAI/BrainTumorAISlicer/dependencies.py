@@ -2,20 +2,22 @@
 
 torch comes through the PyTorch extension (PyTorchUtils picks the build for the GPU driver);
 the rest through slicer.util.pip_install with bounded versions. Slicer's own numpy and
-SimpleITK are never replaced: pip runs with a constraints file that holds them at their
-installed versions.
+SimpleITK (and an installed torch) are never replaced: pip runs with a constraints file that
+holds them at their installed versions.
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
-import importlib.util
-import os
 import re
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
 
 from .errors import BrainTumorAIError
 
@@ -53,16 +55,27 @@ def missing_requirements() -> list[str]:
     return missing
 
 
-def torch_missing() -> bool:
-    return importlib.util.find_spec("torch") is None
+def torch_needed() -> bool:
+    """True when torch is missing or outside TORCH_REQUIREMENT (an old torch is no better than none)."""
+    try:
+        version = importlib.metadata.version("torch")
+    except importlib.metadata.PackageNotFoundError:
+        return True
+    return Version(version.split("+")[0]) not in SpecifierSet(TORCH_REQUIREMENT)
 
 
-def ensure_dependencies(confirm: Callable[[str], bool]) -> bool:
-    """Install what is missing once `confirm(question)` agrees; False when the user declines."""
-    missing, need_torch = missing_requirements(), torch_missing()
+def ensure_dependencies(confirm: Callable[[str], bool], allow_install: bool = True) -> bool:
+    """Install what is missing once `confirm(question)` agrees; False when the user declines.
+
+    Without `allow_install` (the self-test under --testing, which must not reach the network)
+    missing packages raise BrainTumorAIError naming them. Installer failures raise it too.
+    """
+    missing, need_torch = missing_requirements(), torch_needed()
     if not missing and not need_torch:
         return True
-    listing = (["torch (through the PyTorch extension)"] if need_torch else []) + missing
+    listing = ([f"torch{TORCH_REQUIREMENT} (through the PyTorch extension)"] if need_torch else []) + missing
+    if not allow_install:
+        raise BrainTumorAIError("Python packages missing: " + ", ".join(listing))
     question = ("BrainTumorAI needs Python packages that are not installed yet:\n  " + "\n  ".join(listing)
                 + "\n\nDownload and install them now? This can take several minutes.")
     if not confirm(question):
@@ -75,34 +88,40 @@ def ensure_dependencies(confirm: Callable[[str], bool]) -> bool:
 
 
 def install_torch() -> None:
+    """torch through PyTorchUtils, which picks the build for the GPU driver (it raises on failure)."""
     try:
         from PyTorchUtils import PyTorchUtilsLogic
     except ImportError:
         raise BrainTumorAIError("BrainTumorAI needs the PyTorch extension: install 'PyTorch' from the "
                                 "Extensions Manager, restart Slicer and try again") from None
-    if PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=TORCH_REQUIREMENT) is None:
-        raise BrainTumorAIError("PyTorch could not be installed (see the Python console for pip's output)")
+    try:
+        PyTorchUtilsLogic().installTorch(askConfirmation=False, torchVersionRequirement=TORCH_REQUIREMENT)
+    except Exception as error:  # pip's CalledProcessError, a network or a driver problem: all end the same way
+        raise BrainTumorAIError(f"PyTorch could not be installed ({type(error).__name__}: {error}); "
+                                "see the Python console for pip's output") from error
 
 
 def protected_constraints() -> str:
-    """pip constraints that pin numpy and SimpleITK to the versions Slicer runs."""
-    return "".join(f"{name}=={importlib.import_module(name).__version__}\n" for name in PROTECTED)
+    """pip constraints that pin numpy, SimpleITK and torch (when installed) to the versions Slicer
+    runs, so resolving the other packages never replaces Slicer's builds or the CUDA torch."""
+    pins = [f"{name}=={importlib.import_module(name).__version__}" for name in PROTECTED]
+    try:
+        pins.append(f"torch=={importlib.metadata.version('torch')}")
+    except importlib.metadata.PackageNotFoundError:
+        pass
+    return "".join(pin + "\n" for pin in pins)
 
 
 def pip_install_keeping_protected(requirements: list[str]) -> None:
-    """slicer.util.pip_install under a constraints file (PIP_CONSTRAINT, which pip reads from the
-    environment of the process Slicer starts)."""
+    """slicer.util.pip_install under a constraints file given as pip's own `-c` argument (one
+    argument, so a temporary folder with a space in its name works, unlike PIP_CONSTRAINT)."""
     import slicer.util
 
     with tempfile.TemporaryDirectory() as folder:
         constraints = Path(folder) / "constraints.txt"
         constraints.write_text(protected_constraints(), encoding="utf-8")
-        previous = os.environ.get("PIP_CONSTRAINT")
-        os.environ["PIP_CONSTRAINT"] = str(constraints)
         try:
-            slicer.util.pip_install(list(requirements))
-        finally:
-            if previous is None:
-                del os.environ["PIP_CONSTRAINT"]
-            else:
-                os.environ["PIP_CONSTRAINT"] = previous
+            slicer.util.pip_install(["-c", str(constraints), *requirements])
+        except subprocess.CalledProcessError as error:
+            raise BrainTumorAIError(f"installing {', '.join(requirements)} failed (pip exit status "
+                                    f"{error.returncode}); see the Python console for pip's output") from error

@@ -17,7 +17,7 @@ from typing import Callable
 
 import slicer
 
-from BrainTumorAILib.catalog import TASK_CATALOG
+from BrainTumorAILib.catalog import DEVICES, SEQUENCES, task_specs
 
 from .background import BackgroundProcess, ProgressEvent
 from .core_process import start_core
@@ -26,9 +26,7 @@ from .result_nodes import ResultNodes, load_result_nodes
 from .result_summary import ResultSummary, summarize
 from .scene_io import boxes_overlap, nodes_removed_on_error, roi_world_box, world_bounds, write_volume
 
-SEQUENCES = ("t1ce", "t2", "flair", "t1")
 REQUIRED_SEQUENCES = ("t1ce", "t2")  # the `run` command always needs both
-DEVICES = ("auto", "cpu", "cuda")
 SEQUENCE_TITLES = {"t1ce": "T1CE", "t2": "T2", "flair": "FLAIR", "t1": "T1"}
 
 
@@ -148,14 +146,15 @@ class BrainTumorAILogic:
 
     @staticmethod
     def installed_model_sets() -> dict[str, list[dict]]:
-        """Task -> descriptions of its registered model sets (name, version, demo, notice).
+        """Task -> descriptions of its registered model sets (name, version, demo, notice), every
+        task included (re-read, so a set registered since, and its task package, appear).
 
-        Reads the core's registry, which needs torch: call it once dependencies are installed.
+        Reads the registry and the cards only: no torch is imported.
         """
         from BrainTumorAILib.models.registry import ModelRegistry
 
         registry = ModelRegistry.load()
-        return {task: [s.describe() for s in registry.model_sets(task)] for task in TASK_CATALOG}
+        return {task: [s.describe() for s in registry.model_sets(task)] for task in task_specs(refresh=True)}
 
 
 def parse_tasks(tasks) -> list[str]:
@@ -163,9 +162,10 @@ def parse_tasks(tasks) -> list[str]:
     names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
     if names in ([], ["all"]):
         return []
-    unknown = [n for n in names if n not in TASK_CATALOG]
+    specs = task_specs()
+    unknown = [n for n in names if n not in specs]
     if unknown:
-        raise BrainTumorAIError(f"unknown task {', '.join(unknown)}; choose from {', '.join(TASK_CATALOG)}")
+        raise BrainTumorAIError(f"unknown task {', '.join(unknown)}; choose from {', '.join(specs)}")
     return names
 
 
@@ -180,11 +180,11 @@ def check_inputs(inputs: dict, roi, task_names: list[str], device: str) -> None:
         if node.GetImageData() is None:
             raise BrainTumorAIError(f"the {SEQUENCE_TITLES[name]} input '{node.GetName()}' has no image data")
     for task in task_names:
-        info = TASK_CATALOG[task]
-        missing = [SEQUENCE_TITLES[s] for s in info.sequences if s not in inputs]
+        spec = task_specs()[task]
+        missing = [SEQUENCE_TITLES[s] for s in spec.sequences if s not in inputs]
         if missing:
             raise BrainTumorAIError(f"{task} needs {' and '.join(missing)}: select {'them' if len(missing) > 1 else 'it'}")
-        if info.needs_roi and roi is None:
+        if spec.needs_roi and roi is None:
             raise BrainTumorAIError(f"{task} needs an ROI: place a Markups ROI around the tumour")
     if roi is not None:
         if not roi.IsA("vtkMRMLMarkupsROINode"):

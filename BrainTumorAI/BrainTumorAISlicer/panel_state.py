@@ -23,15 +23,18 @@ def parameter_node(scene=None):
     return node
 
 
-def guess_input_volumes(scene=None) -> dict:
+def guess_input_volumes(scene=None, candidates=None) -> dict:
     """Sequence -> the first MRI volume whose name announces it (labelmaps and this module's own
-    result maps are skipped), for selectors the user has not filled."""
+    result maps are skipped). `candidates`: only these nodes (the ones just added), so a selector
+    the user cleared is not filled again from volumes already in the scene."""
     scene = scene or slicer.mrmlScene
-    volumes = scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
+    if candidates is None:
+        volumes = scene.GetNodesByClass("vtkMRMLScalarVolumeNode")
+        candidates = [volumes.GetItemAsObject(index) for index in range(volumes.GetNumberOfItems())]
     guessed = {}
-    for index in range(volumes.GetNumberOfItems()):
-        node = volumes.GetItemAsObject(index)
-        if node.IsA("vtkMRMLLabelMapVolumeNode") or node.GetAttribute(RESULT_ATTRIBUTE) is not None:
+    for node in candidates:
+        if (node is None or not node.IsA("vtkMRMLScalarVolumeNode") or node.IsA("vtkMRMLLabelMapVolumeNode")
+                or node.GetAttribute(RESULT_ATTRIBUTE) is not None or scene.GetNodeByID(node.GetID()) is None):
             continue
         sequence = sequence_of_name(node.GetName())
         if sequence is not None and sequence not in guessed:
@@ -48,3 +51,13 @@ def task_offers(model_sets: dict) -> dict:
         offers[task] = (True, "Model sets: " + ", ".join(names)) if names else \
             (False, "No model set is installed for this task")
     return offers
+
+
+def panel_task_offers(installed_model_sets) -> tuple[dict, str]:
+    """(task offers, problem): what `task_offers` gives for `installed_model_sets()`, or no offers
+    and one line naming the problem when reading the registry fails in any way (a corrupt user
+    registry, a broken task package), so the panel still opens and says why tasks are missing."""
+    try:
+        return task_offers(installed_model_sets()), ""
+    except Exception as error:  # the panel must open whatever the registry holds
+        return {}, f"model sets could not be read: {error}"

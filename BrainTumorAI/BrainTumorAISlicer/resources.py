@@ -1,7 +1,7 @@
 """Find the module's resources (icon, panel, models) in both layouts it is used in.
 
 Installed by the extension, Resources/ sits beside BrainTumorAI.py; in a repository checkout
-added as a module path, it sits at the repository root, one folder up (the design card's layout).
+added as a module path, it sits at the repository root, one folder up (the repository's layout).
 """
 
 from __future__ import annotations

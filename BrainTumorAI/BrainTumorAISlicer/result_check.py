@@ -10,7 +10,8 @@ import slicer
 import slicer.util
 import vtk
 
-from BrainTumorAILib.catalog import TASK_CATALOG
+from BrainTumorAILib.catalog import task_specs
+from BrainTumorAILib.image import ijk_to_ras_matrix
 
 from .scene_io import ijk_to_world
 
@@ -26,9 +27,9 @@ def result_problems(results, inputs: dict, snapshot: dict) -> list[str]:
     """What is wrong with a run's nodes (empty when all is well); `results` is a RunResults."""
     problems = []
     for task in results.result["tasks"]:
-        info = TASK_CATALOG.get(task)
-        for kind in info.outputs if info else ():
-            problems += _image_problems(results, inputs, task, kind, info.geometry_of)
+        spec = task_specs().get(task)
+        for kind in spec.outputs if spec else ():
+            problems += _image_problems(results, inputs, task, kind, spec.geometry_of)
         if isinstance(results.result["tasks"][task].get("probabilities"), dict) and task not in results.nodes.charts:
             problems.append(f"{task}: no probability chart")
     if results.nodes.table is None or results.nodes.table.GetNumberOfRows() == 0:
@@ -77,10 +78,7 @@ def _segmentation_geometry(node) -> tuple:
 
 
 def _file_geometry(image: sitk.Image) -> tuple:
-    matrix = np.eye(4)
-    matrix[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) * np.array(image.GetSpacing())
-    matrix[:3, 3] = image.GetOrigin()
-    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ matrix, tuple(image.GetSize())  # LPS -> RAS
+    return ijk_to_ras_matrix(image), tuple(image.GetSize())
 
 
 def _same(a: tuple, b: tuple) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 import slicer
 import vtk
 
-from BrainTumorAILib.catalog import TASK_CATALOG
+from BrainTumorAILib.catalog import LESION_KEYS, task_specs
 
 from .errors import BrainTumorAIError
 from .scene_io import read_volume, read_volume_into
@@ -26,9 +26,9 @@ MAP_COLOR_NODE_IDS = ("vtkMRMLColorTableNodeFileColdToHotRainbow.txt", "vtkMRMLC
 LESION_COLOR_NODE_ID = "vtkMRMLColorTableNodeLabels"  # a distinct colour per lesion id
 MAP_DISPLAY_THRESHOLD = 0.1  # weaker activation is left transparent so the anatomy shows through
 OVERLAY_OPACITY = 0.5
-SEGMENT_TYPE_OF_TASK = {"mets-25d": METASTATIC_NEOPLASM, "mets-3d": METASTATIC_NEOPLASM}
-TABLE_COLUMNS = ("task", "finding", "value", "lesion", "volume_mm3", "centroid_r", "centroid_a", "centroid_s",
-                 "longest_diameter_mm", "max_probability")
+SEGMENT_TYPES = {"neoplasm": NEOPLASM, "metastatic_neoplasm": METASTATIC_NEOPLASM}  # TaskSpec.segment_type
+# the panel's table: one row per finding, the lesion columns of lesions.csv after the lesion id
+TABLE_COLUMNS = ("task", "finding", "value", "lesion") + tuple(k for k in LESION_KEYS if k != "id")
 
 
 @dataclass
@@ -85,8 +85,8 @@ def load_result_nodes(out_dir: Path, result: dict, inputs: dict, name_prefix: st
 
 
 def _geometry_source(task: str) -> str:
-    info = TASK_CATALOG.get(task)
-    return info.geometry_of if info is not None else "t1ce"
+    spec = task_specs().get(task)
+    return spec.geometry_of if spec is not None else "t1ce"
 
 
 def segmentation_from_labels(path: Path, name: str, task: str, lesion_ids: set[int]):
@@ -101,7 +101,8 @@ def segmentation_from_labels(path: Path, name: str, task: str, lesion_ids: set[i
     if not slicer.modules.segmentations.logic().ImportLabelmapToSegmentationNode(labels, node):
         raise BrainTumorAIError(f"could not import {path.name} as a segmentation")
     colors = slicer.mrmlScene.GetNodeByID(LESION_COLOR_NODE_ID)
-    entry = terminology_entry(SEGMENT_TYPE_OF_TASK.get(task, NEOPLASM))
+    spec = task_specs().get(task)
+    entry = terminology_entry(SEGMENT_TYPES[spec.segment_type] if spec is not None else NEOPLASM)
     segmentation = node.GetSegmentation()
     for index in range(segmentation.GetNumberOfSegments()):
         segment = segmentation.GetNthSegment(index)

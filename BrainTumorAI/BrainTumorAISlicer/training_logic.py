@@ -32,7 +32,6 @@ class BrainTumorAITrainingLogic:
     def index_cases(source, task: str = "gbm-met") -> list:
         """The core's cases (BrainTumorAILib.training.Case) of a folder or CSV manifest, labelled
         for `task`."""
-        from BrainTumorAILib import tasks  # noqa: F401 - registers every task's training adapter
         from BrainTumorAILib.training import create_adapter, index_cases
 
         return index_cases(Path(source), label_key=create_adapter(task).truth_label_key)

@@ -1,4 +1,4 @@
-"""The `braintumorai` command line on small synthetic files (DESIGN.md, Contract).
+"""The `braintumorai` command line on small synthetic files (the contract in the README's Command line section).
 
 The real entry point runs in a subprocess for `synth` and the end-to-end `preprocess`; bad input
 goes through `cli.main(argv)` in this process (the same code, without a Python start-up per
@@ -34,7 +34,7 @@ from BrainTumorAILib.preprocessing import registration_error_mm
 from BrainTumorAILib.preprocessing.grid import physical_points
 from BrainTumorAILib.roi import BoxROI
 from BrainTumorAILib.synthetic import load_truth, true_transform
-from BrainTumorAILib.tasks import gbm_met
+from BrainTumorAILib.tasks.gbm_met import method as gbm_met
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_REGISTRY = REPO / "Resources" / "models" / "registry.json"

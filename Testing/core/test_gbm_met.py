@@ -9,7 +9,7 @@ from torch import nn
 from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.image import lps_to_ras
 from BrainTumorAILib.roi import BoxROI
-from BrainTumorAILib.tasks import gbm_met
+from BrainTumorAILib.tasks.gbm_met import method as gbm_met
 from conftest import rotation_matrix
 
 

@@ -6,10 +6,10 @@ import pytest
 import SimpleITK as sitk
 
 from BrainTumorAILib.image import lps_to_ras
-from BrainTumorAILib.tasks.lesions import count_lesions, label_components, lesion_table
-from BrainTumorAILib.tasks.mets_common import LesionMaps, binary_masks, majority_vote
-from BrainTumorAILib.tasks.mets_evaluation import evaluate_case, remove_small
-from BrainTumorAILib.tasks.tentorium import infratentorial_mni, mni_template, register_to_mni
+from BrainTumorAILib.tasks.metastases.lesions import count_lesions, label_components, lesion_table
+from BrainTumorAILib.tasks.metastases.common import LesionMaps, binary_masks, majority_vote
+from BrainTumorAILib.tasks.metastases.evaluation import evaluate_case, remove_small
+from BrainTumorAILib.tasks.metastases.tentorium import infratentorial_mni, mni_template, register_to_mni
 from BrainTumorAILib.preprocessing.transforms import apply
 from conftest import rotation_matrix
 

@@ -27,7 +27,7 @@ def test_shin_internal_test_from_its_counts():
     assert result.precision == pytest.approx(47 / 55)  # 0.8545
     assert result.f1 == pytest.approx(94 / 105)  # 2 TP / (2 TP + FP + FN) = 0.8952
     assert result.specificity == pytest.approx(0.84)
-    # SEEDS lists precision 0.852, recall 0.939, F1 0.893: not exact count ratios (47/55, 47/50),
+    # Shin 2021 lists precision 0.852, recall 0.939, F1 0.893: not exact count ratios (47/55, 47/50),
     # probably bootstrap means; the accuracy 89% and the hard-label AUC (0.94 + 0.84) / 2 = 0.89
     # are reproduced, the reported AUC 0.889 came from the continuous predictive index.
     assert result.auc == pytest.approx(0.89)
@@ -38,10 +38,10 @@ def test_shin_external_test_from_its_counts():
     y_true, y_pred = cases_from_counts(tp=88, fn=12, fp=9, tn=34)
     result = evaluate_binary(y_true, y_pred, 0.5, n_draws=200)
     assert result.accuracy == pytest.approx(122 / 143)  # 0.853
-    assert result.precision == pytest.approx(88 / 97)  # 0.907, as SEEDS
+    assert result.precision == pytest.approx(88 / 97)  # 0.907, as Shin 2021
     assert result.recall == pytest.approx(0.88)
-    assert result.f1 == pytest.approx(176 / 197)  # 0.893, as SEEDS
-    # SEEDS gives accuracy 85.9% and recall 0.889: the stated counts give 85.3% and 0.880, so
+    assert result.f1 == pytest.approx(176 / 197)  # 0.893, as Shin 2021
+    # Shin 2021 gives accuracy 85.9% and recall 0.889: the stated counts give 85.3% and 0.880, so
     # those two figures are not count ratios (0.889 of 100 GBM is not a whole number).
     assert result.accuracy == pytest.approx(0.853, abs=5e-4)
 

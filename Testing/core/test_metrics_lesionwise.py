@@ -90,7 +90,7 @@ def place_cubes(volume, n, start, size=3):
 
 def test_junger_summary_figures_from_counts():
     # 14 test patients, 32 metastases, 28 found, 10 false positives (0.71 a scan): sensitivity
-    # 0.875 (SEEDS: 88%), precision 28/38 = 0.737 (74%), F1 0.80.
+    # 0.875 (Jünger 2021: 88%), precision 28/38 = 0.737 (74%), F1 0.80.
     lesions = [1, 1, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3]
     missed = [0] * 8 + [1, 1, 1, 1, 0, 0]
     false_positives = [1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 1, 1, 2]

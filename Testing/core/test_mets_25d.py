@@ -7,10 +7,11 @@ import SimpleITK as sitk
 import torch
 from torch import nn
 
-from BrainTumorAILib.networks import NETWORKS, build_googlenet_fcn
+from BrainTumorAILib.catalog import network_builder
+from BrainTumorAILib.networks import build_googlenet_fcn
 from BrainTumorAILib.networks.googlenet_fcn import DOWNSAMPLING
-from BrainTumorAILib.tasks import mets_25d
-from BrainTumorAILib.tasks.mets_25d import AxialOrder, SliceWindow
+from BrainTumorAILib.tasks.mets_25d import method as mets_25d
+from BrainTumorAILib.tasks.mets_25d.method import AxialOrder, SliceWindow
 
 from conftest import rotation_matrix
 
@@ -25,7 +26,7 @@ def test_fcn_gives_one_logit_per_input_pixel_and_downsamples_by_four_inside():
         assert model.features(x).shape[-2:] == (32 // DOWNSAMPLING, 48 // DOWNSAMPLING)
     with pytest.raises(ValueError, match="divisible by 4"):
         model(torch.randn(1, 7, 30, 32))
-    assert NETWORKS["googlenet_fcn"] is build_googlenet_fcn
+    assert network_builder("googlenet_fcn") is build_googlenet_fcn
 
 
 def test_fcn_has_the_papers_topology_at_full_width():
@@ -166,7 +167,8 @@ def demo_run(tmp_path_factory):
     from BrainTumorAILib.preprocessing.case import PreprocessedCase
     from BrainTumorAILib.progress import NullProgress
     from BrainTumorAILib.synthetic import make_case
-    from BrainTumorAILib.tasks import TaskContext, mets_25d_task
+    from BrainTumorAILib.tasks.context import TaskContext
+    from BrainTumorAILib.tasks.mets_25d import pipeline as mets_25d_task
 
     registry = ModelRegistry.load()
     if not registry.model_sets(mets_25d.TASK):
@@ -230,7 +232,7 @@ def test_demo_weights_find_the_held_out_lesions_in_the_t1ce_geometry(demo_run):
 # --- training: lesion-balanced 2.5D samples and the threshold rule --------------------------------
 
 def _lesion_case():
-    from BrainTumorAILib.tasks.mets_cases import LesionCase
+    from BrainTumorAILib.tasks.metastases.cases import LesionCase
 
     brain = np.zeros((20, 60, 60), bool)
     brain[2:18, 6:54, 8:52] = True
@@ -241,7 +243,7 @@ def _lesion_case():
 
 
 def test_half_of_a_cases_training_slices_cross_a_lesion_and_crops_keep_it():
-    from BrainTumorAILib.tasks.mets_25d_training import SliceDataset
+    from BrainTumorAILib.tasks.mets_25d.training import SliceDataset
 
     torch.manual_seed(0)
     dataset = SliceDataset([_lesion_case()], ["t1ce", "flair"], image_size=32, context=3, margin_mm=2.0,
@@ -257,7 +259,7 @@ def test_half_of_a_cases_training_slices_cross_a_lesion_and_crops_keep_it():
 
 def test_threshold_rules_youden_and_at_most_one_false_positive_per_case():
     from BrainTumorAILib.metrics import CaseCandidates
-    from BrainTumorAILib.tasks.mets_25d_training import choose_threshold
+    from BrainTumorAILib.tasks.mets_25d.training import choose_threshold
     from BrainTumorAILib.training.config import TrainingConfig
 
     roc = {"youden_threshold": 0.03}

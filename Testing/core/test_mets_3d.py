@@ -12,10 +12,10 @@ from BrainTumorAILib.networks.deepmedic import DeepMedic, fused_for_inference, i
 from BrainTumorAILib.preprocessing import PreprocessOptions, preprocess
 from BrainTumorAILib.preprocessing.case import PreprocessedCase
 from BrainTumorAILib.preprocessing.grid import empty_image, geometry, isotropic_grid
-from BrainTumorAILib.tasks import mets_3d
-from BrainTumorAILib.tasks.lesions import TABLE_KEYS
-from BrainTumorAILib.tasks.mets_common import LesionMaps, lesion_output
-from BrainTumorAILib.tasks.tentorium import TentorialLocator
+from BrainTumorAILib.tasks.mets_3d import method as mets_3d
+from BrainTumorAILib.catalog import LESION_KEYS
+from BrainTumorAILib.tasks.metastases.common import LesionMaps, lesion_output
+from BrainTumorAILib.tasks.metastases.tentorium import TentorialLocator
 from conftest import rotation_matrix
 
 TINY = dict(in_channels=1, widths=(2, 2, 3, 3, 3, 3, 4, 4), fc_width=4)
@@ -147,7 +147,7 @@ def test_task_output_is_on_the_t1ce_input_grid():
     result = output.result
     assert result["n_lesions"] == 1 and result["n_lesions_ge_10mm3"] == 1 and result["threshold"] == 0.5
     (row,) = output.lesions
-    assert tuple(row) == TABLE_KEYS
+    assert tuple(row) == LESION_KEYS
     assert row["fold_agreement"] == 0.6 and row["location"] == "infratentorial"
     assert row["max_probability"] == pytest.approx(0.54, abs=0.01)  # mean of 0.9, 0.9, 0.9, 0, 0
     # 4/3 pi 5^3 = 524 mm^3 drawn at 1 mm, measured on the 0.9 x 0.95 x 2.4 mm input grid

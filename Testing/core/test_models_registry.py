@@ -36,7 +36,7 @@ def make_model_set(folder, name="mets-3d-demo", task="mets-3d", folds=2, default
         "architecture": entry["architecture"], "inputs": entry["inputs"],
         "preprocessing": entry["preprocessing"], "classes": entry["classes"],
         "cutoffs": {"probability": {"value": 0.5, "how_chosen": "Youden index on the validation folds"},
-                    "min_lesion_mm3": {"value": 3.0, "how_chosen": "Juenger 2021 noise filter (SEEDS.md C)"}},
+                    "min_lesion_mm3": {"value": 3.0, "how_chosen": "Juenger 2021 noise filter"}},
         "training_data": {"description": "synthetic phantom heads", "n_cases": 40, "synthetic": True},
         "metrics": [{"name": "lesion sensitivity", "value": 0.8, "dataset": "synthetic test", "n_cases": 10,
                      "ci": {"level": 0.95, "low": 0.6, "high": 0.9, "method": "bootstrap, 1000 draws"}}],
@@ -85,7 +85,7 @@ def test_good_registry_loads_with_every_field(registry_file):
 
 BAD_REGISTRIES = [
     (lambda d: d["model_sets"][0].pop("task"), "'task' is a required property"),
-    (lambda d: d["model_sets"][0].update(task="liver"), "'liver' is not one of"),
+    (lambda d: d["model_sets"][0].update(task="Liver!"), "'Liver!' does not match"),
     (lambda d: d["model_sets"][0]["folds"][0].update(sha256="XYZ"), "does not match .* \\(at model_sets/0/folds/0/sha256\\)"),
     (lambda d: d["model_sets"][0].pop("notice"), "'notice' is a required property"),
     (lambda d: d["model_sets"][0].update(threshold=0.5), "'threshold' was unexpected"),
@@ -162,6 +162,8 @@ def test_add_refuses_wrong_files_cards_and_names(tmp_path):
         registry.add(no_file)
     with pytest.raises(InputError, match="'version' is a required property"):
         registry.add({k: v for k, v in entry.items() if k != "version"})
+    with pytest.raises(InputError, match="unknown task 'liver' .*task_package"):
+        registry.add({**entry, "task": "liver"})
     assert registry.model_sets() == []
     registry.add(entry)
     with pytest.raises(InputError, match="already registered .*pass replace=True"):

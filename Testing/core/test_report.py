@@ -14,14 +14,14 @@ import SimpleITK as sitk
 from BrainTumorAILib import __version__
 from BrainTumorAILib.image import lps_to_ras, read_image
 from BrainTumorAILib.models.card import DEMO_NOTICE
-from BrainTumorAILib.report import build_report
-from BrainTumorAILib.report_images import cut_axial_slice, peak_ras, render_axial_slice
-from BrainTumorAILib.report_text import print_run_summary
+from BrainTumorAILib.report.html import build_report
+from BrainTumorAILib.report.images import cut_axial_slice, peak_ras, render_axial_slice
+from BrainTumorAILib.report.text import print_run_summary
 from BrainTumorAILib.roi import BoxROI
 from BrainTumorAILib.runner import RunResult, _geometry_ras, write_run
 from BrainTumorAILib.synthetic import load_truth, make_case
-from BrainTumorAILib.tasks import gbm_met
-from BrainTumorAILib.tasks.lesions import lesion_table
+from BrainTumorAILib.tasks.gbm_met import method as gbm_met
+from BrainTumorAILib.tasks.metastases.lesions import lesion_table
 from conftest import rotation_matrix
 
 INTENDED_USE = "Demonstration of the pipeline on synthetic phantoms; research use only."

@@ -12,7 +12,7 @@ import subprocess
 import matplotlib.image
 import pytest
 
-from BrainTumorAILib.report import write_report
+from BrainTumorAILib.report.html import write_report
 from test_report import report_run  # noqa: F401 (fixture)
 
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from BrainTumorAILib.errors import InputError
-from BrainTumorAILib.training import PRESETS, TrainingConfig, load_config
+from BrainTumorAILib.catalog import presets
+from BrainTumorAILib.training import TrainingConfig, load_config
 
 
 def test_shin_preset_follows_the_paper():
@@ -25,7 +26,7 @@ def test_the_later_presets_are_expressible():
     assert (junger.batch_size, junger.epochs, junger.folds, junger.patch_size) == (10, 35, 5, [25, 25, 25])
     assert junger.loss == {"name": "dice"} and junger.augmentations == ["flip"]
     assert load_config("chakrabarty2021").model["num_classes"] == 7
-    assert set(PRESETS) == {"shin2021", "grovik2020", "junger2021", "chakrabarty2021"}
+    assert set(presets()) == {"shin2021", "grovik2020", "junger2021", "chakrabarty2021"}
 
 
 def test_override_file_replaces_preset_values(tmp_path):

@@ -6,12 +6,16 @@ import json
 import pytest
 from test_training_toy import ToyAdapter, single_thread, toy_cases, toy_config  # noqa: F401 (fixture)
 
+from BrainTumorAILib.catalog import TaskSpec, task_specs
 from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.models.weights import load_weights, sha256_file
 from BrainTumorAILib.progress import Progress
-from BrainTumorAILib.training import ADAPTERS, register_adapter, run_kfold, train_command
+from BrainTumorAILib.training import run_kfold, train_command
 
 pytestmark = pytest.mark.usefixtures("single_thread")
+# the toy task as a spec: trainable through its adapter, nothing else
+TOY_SPEC = TaskSpec(name="toy", title="toy", sequences=("t1ce",), needs_roi=False, outputs=(), geometry_of="t1ce",
+                    pipeline="", verdict=str, training_adapter="test_training_toy:ToyAdapter")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +76,7 @@ def test_rerun_resumes_finished_folds_without_training(trained):
 
 
 def test_train_command_finds_the_registered_adapter_and_reads_a_config_file(tmp_path, monkeypatch):
-    monkeypatch.setitem(ADAPTERS, "toy", ToyAdapter)
+    monkeypatch.setitem(task_specs(), "toy", TOY_SPEC)
     manifest = tmp_path / "cases.csv"
     image = tmp_path / "t1ce.nii.gz"
     image.write_bytes(b"")  # the toy adapter generates its own slices; the index only checks presence
@@ -92,8 +96,6 @@ def test_train_command_finds_the_registered_adapter_and_reads_a_config_file(tmp_
 
 
 def test_unknown_task_names_the_trainable_ones(monkeypatch):
-    monkeypatch.setitem(ADAPTERS, "toy", ToyAdapter)
+    monkeypatch.setitem(task_specs(), "toy", TOY_SPEC)
     with pytest.raises(InputError, match=r"task 'mets-4d' cannot be trained \(trainable tasks: .*toy"):
         train_command("mets-4d", ".", "out")
-    register_adapter("toy", ToyAdapter)
-    assert ADAPTERS["toy"] is ToyAdapter

@@ -16,7 +16,8 @@ from BrainTumorAILib.models.registry import Architecture
 from BrainTumorAILib.networks import build_network
 from BrainTumorAILib.preprocessing import PreprocessOptions, preprocess, resample
 from BrainTumorAILib.synthetic import TUMOUR_TYPE_OF_KIND, make_case
-from BrainTumorAILib.tasks import tumour_type, tumour_type_training
+from BrainTumorAILib.tasks.tumour_type import method as tumour_type
+from BrainTumorAILib.tasks.tumour_type import training as tumour_type_training
 from BrainTumorAILib.training.cases import Case
 from conftest import CHAKRABARTY_CONFUSION, rotation_matrix
 

@@ -10,14 +10,13 @@ import slicer
 import slicer.util
 from scipy.spatial.transform import Rotation
 
+from BrainTumorAILib.catalog import LESION_CSV_COLUMNS
 from BrainTumorAISlicer.result_nodes import (
     LESION_COLOR_NODE_ID, MAP_DISPLAY_THRESHOLD, OVERLAY_OPACITY, RESULT_ATTRIBUTE, load_result_nodes,
     result_table_rows)
 from BrainTumorAISlicer.scene_io import ijk_to_world
 from mrml_scene import add_volume, scene  # noqa: F401 - scene is a fixture
 
-LESION_COLUMNS = ("task", "id", "volume_mm3", "centroid_r", "centroid_a", "centroid_s", "longest_diameter_mm",
-                  "max_probability")
 RESULT = {
     "tasks": {
         "gbm-met": {"label": "GBM", "predictive_index": 0.8125, "cutoff": 0.5, "n_slices": 4, "votes": [1, 1, 0, 1],
@@ -63,7 +62,7 @@ def run_output(tmp_path):
                         ("tumour-type_cam", type_cam)):
         sitk.WriteImage(image, str(tmp_path / f"{name}.nii.gz"))
     with open(tmp_path / "lesions.csv", "w", newline="") as stream:
-        writer = csv.DictWriter(stream, fieldnames=LESION_COLUMNS)
+        writer = csv.DictWriter(stream, fieldnames=LESION_CSV_COLUMNS)
         writer.writeheader()
         for lesion_id in (1, 2):
             writer.writerow({"task": "mets-3d", "id": lesion_id, "volume_mm3": 132.00000001 * lesion_id,

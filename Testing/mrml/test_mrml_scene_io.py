@@ -9,6 +9,7 @@ import slicer
 import slicer.util
 
 from BrainTumorAILib.roi import BoxROI
+from BrainTumorAILib.image import ijk_to_ras_matrix
 from BrainTumorAISlicer.errors import BrainTumorAIError
 from BrainTumorAISlicer.scene_io import (
     boxes_overlap, ijk_to_world, nodes_removed_on_error, read_volume, roi_world_box, write_volume)
@@ -18,12 +19,8 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def _ras_matrix_of_file(path) -> np.ndarray:
-    """IJK-to-RAS of an image file, computed by SimpleITK (LPS) independently of MRML."""
-    image = sitk.ReadImage(str(path))
-    matrix = np.eye(4)
-    matrix[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) * np.array(image.GetSpacing())
-    matrix[:3, 3] = image.GetOrigin()
-    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ matrix
+    """IJK-to-RAS of an image file, read by SimpleITK (LPS) independently of MRML."""
+    return ijk_to_ras_matrix(sitk.ReadImage(str(path)))
 
 
 def test_written_volume_keeps_oblique_geometry_and_values(scene, tmp_path):

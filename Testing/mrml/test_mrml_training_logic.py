@@ -10,6 +10,7 @@ import slicer
 import slicer.util
 
 from BrainTumorAILib.training.cases import index_manifest
+from BrainTumorAILib.image import ijk_to_ras_matrix
 from BrainTumorAISlicer import BrainTumorAIError, BrainTumorAITrainingLogic
 from BrainTumorAISlicer.scene_cases import SEG_MARGIN_MM
 from BrainTumorAISlicer.scene_io import ijk_to_world
@@ -19,11 +20,8 @@ BRATS = "BraTS-GLI-00001-000"
 
 
 def _ras_matrix_of_file(path) -> np.ndarray:
-    image = sitk.ReadImage(str(path))
-    matrix = np.eye(4)
-    matrix[:3, :3] = np.array(image.GetDirection()).reshape(3, 3) * np.array(image.GetSpacing())
-    matrix[:3, 3] = image.GetOrigin()
-    return np.diag([-1.0, -1.0, 1.0, 1.0]) @ matrix
+    """IJK-to-RAS of an image file, read by SimpleITK (LPS) independently of MRML."""
+    return ijk_to_ras_matrix(sitk.ReadImage(str(path)))
 
 
 def _segmentation_on(reference, labels: np.ndarray, name: str):

@@ -1,6 +1,6 @@
 """Ensemble class-activation maps from MONAI's CAM or Grad-CAM.
 
-MONAI's default normaliser maps (min, max) to (1, 0), inverting the map (FINDINGS.md), so the
+MONAI's default normaliser maps (min, max) to (1, 0), inverting the map (measured with MONAI 1.6), so the
 raw maps are taken with an identity post-processing and scaled here.
 """
 

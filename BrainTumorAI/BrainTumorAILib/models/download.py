@@ -14,7 +14,7 @@ from ..errors import InputError
 from ..progress import NullProgress
 from .atomic import atomic_path
 from .locations import cache_dir as default_cache_dir
-from .weights import sha256_file
+from .checksum import sha256_file
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _CHUNK = 1 << 20

@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from ..errors import InputError
 from ..progress import NullProgress
 from .atomic import write_json
@@ -24,7 +22,7 @@ from .card import card_mismatches, load_card
 from .download import cached_path, download
 from .locations import models_dir, user_registry_path
 from .schema import REGISTRY_SCHEMA, validate
-from .weights import load_weights, sha256_file
+from .checksum import sha256_file
 
 SCHEMA_VERSION = 1
 
@@ -123,9 +121,11 @@ class ModelSet:
                 raise InputError(f"model set {self.name}: weights {local} not found and no download URL")
         return paths
 
-    def load_folds(self, build: Callable[[Architecture], torch.nn.Module], cache_dir=None,
-                   progress=None) -> list[torch.nn.Module]:
+    def load_folds(self, build: Callable[[Architecture], "torch.nn.Module"], cache_dir=None,
+                   progress=None) -> list:
         """One network per fold, built by `build(self.architecture)`, weights verified, in eval mode."""
+        from .weights import load_weights  # torch: only when models are loaded, never to read the registry
+
         models = []
         for fold, path in zip(self.folds, self.fold_paths(cache_dir, progress)):
             model = build(self.architecture)
@@ -212,6 +212,7 @@ class ModelRegistry:
         candidate = {**target.document, "model_sets": entries + [copy.deepcopy(entry)]}
         validate(candidate, REGISTRY_SCHEMA, f"model set {name or '?'}")
         model_set = ModelSet.from_entry(entry, target.path.parent)
+        _check_task_known(model_set)
         self._check_files(model_set)
         model_set.card()
         target.document = candidate
@@ -239,3 +240,17 @@ class ModelRegistry:
                     raise InputError(f"model set {model_set.name}: weights {local.name}: SHA-256 mismatch")
             elif not fold.url:
                 raise InputError(f"model set {model_set.name}: weights {local} not found and no download URL")
+
+
+def _check_task_known(model_set: ModelSet) -> None:
+    """A model set must serve a built-in task or bring its task's package (`task_package`)."""
+    from ..catalog import import_task_folder, task_specs
+
+    package = model_set.entry.get("task_package")
+    if package is not None:
+        spec = getattr(import_task_folder((model_set.base_dir / package).resolve()), "SPEC", None)
+        if spec is None or spec.name != model_set.task:
+            raise InputError(f"model set {model_set.name}: {package} defines no task {model_set.task!r}")
+    elif model_set.task not in task_specs():
+        raise InputError(f"model set {model_set.name}: unknown task {model_set.task!r} (known: "
+                         f"{', '.join(task_specs())}; a task that is not built in needs task_package)")

@@ -20,22 +20,11 @@ from safetensors.torch import save_file
 
 from ..errors import InputError
 from .atomic import atomic_path
+from .checksum import sha256_file
 
 SAFETENSORS_SUFFIX = ".safetensors"
 TORCH_SUFFIXES = (".pt", ".pth")
-_CHUNK = 1 << 20
-
-
 METADATA_KEY = "braintumorai"
-
-
-def sha256_file(path) -> str:
-    """Lower-case hex SHA-256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_weights(model: torch.nn.Module, path, metadata: dict | None = None) -> str:

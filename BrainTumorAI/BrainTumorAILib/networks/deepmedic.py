@@ -10,7 +10,7 @@ Hand-written from torch layers because neither MONAI nor torchvision has DeepMed
 - The context pathway's output is up-sampled by repetition (x3) and centre-cropped to the
   normal pathway's output; both are concatenated and go through two fully connected layers
   (1x1x1 convolutions, batch-norm, PReLU) and a 1x1x1 prediction layer: layers 9, 10 and 11
-  (SEEDS.md C). The prediction is a logit; its sigmoid is the lesion probability (applied by
+  (Jünger et al., AJNR 2021). The prediction is a logit; its sigmoid is the lesion probability (applied by
   the Dice loss during training and by the inference).
 
 Sizes: with eight valid convolutions a pathway's output is 16 voxels smaller than its input.

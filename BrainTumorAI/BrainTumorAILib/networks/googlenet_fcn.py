@@ -1,4 +1,4 @@
-"""2.5D GoogLeNet FCN for brain metastases (Grøvik 2020, SEEDS.md section B).
+"""2.5D GoogLeNet FCN for brain metastases (Grøvik et al., JMRI 2020).
 
 Inception v1 made fully convolutional: stride 1 on the first 7x7 convolution, the first and
 third max-pools removed (total down-sampling 4 instead of 32), and the average pool, dropout and

@@ -13,13 +13,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..errors import InputError
-from ..image import copy_geometry
+from ..image import copy_geometry, image_from_nifti
 from . import grid, resampling, transforms
 from .registration import RegistrationParameters, register
 
 BRAIN_EXTRACTION_METHODS = ("deepbet", "template", "none")
 MASK_SPACING_MM = 1.0
-_LPS_RAS_FLIP = np.diag([-1.0, -1.0, 1.0])
 
 
 @functools.lru_cache(maxsize=1)
@@ -42,23 +41,12 @@ def deepbet_brain_mask(image: sitk.Image, threshold: float = 0.5) -> sitk.Image:
     return copy_geometry(np.ascontiguousarray(mask.transpose(2, 1, 0)).astype(np.uint8), target)
 
 
-def _nifti_to_sitk(nifti) -> sitk.Image:
-    """A nibabel image (RAS affine, (i, j, k) array) as a SimpleITK image (LPS)."""
-    affine = nifti.affine
-    zooms = np.array(nifti.header.get_zooms()[:3], dtype=float)
-    image = sitk.GetImageFromArray(np.ascontiguousarray(np.asarray(nifti.dataobj, dtype=np.float32).transpose(2, 1, 0)))
-    image.SetSpacing(zooms.tolist())
-    image.SetOrigin((_LPS_RAS_FLIP @ affine[:3, 3]).tolist())
-    image.SetDirection((_LPS_RAS_FLIP @ affine[:3, :3] / zooms).ravel().tolist())
-    return image
-
-
 @functools.lru_cache(maxsize=1)
 def _mni_template() -> tuple[sitk.Image, sitk.Image]:
     from nilearn import datasets
 
-    return (_nifti_to_sitk(datasets.load_mni152_template(resolution=1)),
-            _nifti_to_sitk(datasets.load_mni152_brain_mask(resolution=1)))
+    return (image_from_nifti(datasets.load_mni152_template(resolution=1)),
+            image_from_nifti(datasets.load_mni152_brain_mask(resolution=1)))
 
 
 # Similarity first (position, orientation, size), then a full affine (anisotropic size, shear).

@@ -7,6 +7,8 @@ import itertools
 import numpy as np
 import SimpleITK as sitk
 
+from ..image import LPS_RAS_FLIP
+
 
 def geometry(image: sitk.Image) -> dict:
     """Size, spacing, origin and direction (row-major 3x3) of an image, JSON-ready, LPS."""
@@ -50,7 +52,7 @@ def isotropic_grid(image: sitk.Image, spacing_mm: float) -> sitk.Image:
 def axis_aligned_grid(image: sitk.Image, spacing_mm: float) -> sitk.Image:
     """An empty grid with RAS-aligned axes (LPS direction diag(-1, -1, 1)) covering the image."""
     low, high = bounding_box(image)
-    direction = np.diag([-1.0, -1.0, 1.0])
+    direction = LPS_RAS_FLIP
     new_size = np.maximum(1, np.ceil((high - low) / spacing_mm)).astype(int)
     centre = (low + high) / 2
     origin = centre - direction @ ((new_size - 1) / 2 * spacing_mm)

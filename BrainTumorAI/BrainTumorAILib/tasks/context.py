@@ -8,7 +8,6 @@ from typing import Callable
 import SimpleITK as sitk
 import torch
 
-from ..catalog import TaskInfo
 from ..progress import NullProgress
 from ..roi import BoxROI
 
@@ -33,23 +32,3 @@ class TaskOutput:
     images: dict[str, sitk.Image] = field(default_factory=dict)
     lesions: list[dict] = field(default_factory=list)
     model_set: dict | None = None
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """A clinical question the runner can answer: its catalog entry and its pipeline."""
-
-    info: TaskInfo
-    run: Callable[[TaskContext], TaskOutput]
-
-    @property
-    def name(self) -> str:
-        return self.info.name
-
-    @property
-    def sequences(self) -> tuple[str, ...]:
-        return self.info.sequences
-
-    @property
-    def needs_roi(self) -> bool:
-        return self.info.needs_roi

@@ -1,8 +1,8 @@
-"""Training settings: one dataclass, the four papers' presets, and JSON override files.
+"""Training settings: one dataclass, the presets (each task's spec carries its paper's), and JSON
+override files.
 
-Settings a summary in SEEDS.md does not give keep the TrainingConfig defaults; each preset
-names its source section. Task-specific knobs live in the free `model` and `loss` dicts,
-which the task's adapter reads.
+Settings a paper does not give keep the TrainingConfig defaults. Task-specific knobs live in the
+free `model` and `loss` dicts, which the task's adapter reads.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..catalog import DEVICES, presets
 from ..errors import InputError
 from .augmentation import AUGMENTATIONS
 
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULERS = ("none", "plateau")
 SAMPLERS = ("shuffle", "balanced_positive_fraction")
-DEVICES = ("auto", "cpu", "cuda")
 # Settings that may change when a run is resumed (train longer, move to another device).
 RESUMABLE_CHANGES = ("epochs", "device", "num_workers")
 
@@ -86,37 +86,13 @@ class TrainingConfig:
         return {k: v for k, v in self.to_json().items() if k not in RESUMABLE_CHANGES}
 
 
-# Overrides of the TrainingConfig defaults, one per source study (SEEDS.md).
-PRESETS: dict[str, dict] = {
-    # Shin 2021 (section A): 2D ResNet-50, ImageNet weights with convolutions frozen, FC head
-    # fine-tuned. `pretrained` must point to a local torchvision ResNet-50 file (no download here);
-    # input_size is ImageNet's 224 (the summary gives no slice size).
-    "shin2021": dict(batch_size=64, optimizer="adam", learning_rate=1e-3, epochs=100, freeze_backbone=True,
-                     model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
-    # Grøvik 2020 (section B): 2.5D slices (centre +/- 3, 256 x 256), half of each batch with
-    # lesion, positives weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs.
-    "grovik2020": dict(batch_size=32, sampler="balanced_positive_fraction", positive_fraction=0.5,
-                       optimizer="adam", learning_rate=1e-3, weight_decay=1e-5, epochs=10,
-                       augmentations=["flip", "rot90"], loss={"name": "bce", "pos_weight": 10.0},
-                       model={"context_slices": 3, "image_size": 256}),
-    # Jünger 2021 (section C): DeepMedic on 25^3 patches, half centred on lesion, Dice loss,
-    # RMSprop, lr halved after 3 epochs without improvement, 45^3 patches at inference.
-    "junger2021": dict(batch_size=10, epochs=35, folds=5, patch_size=[25, 25, 25],
-                       sampler="balanced_positive_fraction", positive_fraction=0.5, augmentations=["flip"],
-                       optimizer="rmsprop", lr_scheduler="plateau", lr_factor=0.5, lr_patience=3,
-                       loss={"name": "dice"}, model={"inference_patch_size": [45, 45, 45]}),
-    # Chakrabarty 2021 (section D): 7-class 3D CNN with instance normalisation on one T1CE
-    # volume; the summary gives no optimiser settings, so the defaults apply.
-    "chakrabarty2021": dict(loss={"name": "cross_entropy"}, model={"num_classes": 7, "norm": "instance"}),
-}
-
-
 def load_config(preset_name: str, override_path=None) -> TrainingConfig:
     """The named preset, with the keys of a JSON override file replacing its values."""
-    if preset_name not in PRESETS:
-        raise InputError(f"unknown preset {preset_name!r} (choose from {', '.join(PRESETS)})")
+    known = presets()
+    if preset_name not in known:
+        raise InputError(f"unknown preset {preset_name!r} (choose from {', '.join(known)})")
     overrides = _read_overrides(Path(override_path)) if override_path else {}
-    return TrainingConfig(**{**PRESETS[preset_name], "name": preset_name, **overrides})
+    return TrainingConfig(**{**known[preset_name], "name": preset_name, **overrides})
 
 
 def _read_overrides(path: Path) -> dict:

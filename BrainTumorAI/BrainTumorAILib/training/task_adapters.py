@@ -1,22 +1,14 @@
-"""The tasks that can be trained: each task module registers a factory for its TaskAdapter."""
+"""The trainable tasks: those whose spec names a training adapter."""
 
 from __future__ import annotations
 
-from typing import Callable
-
+from ..catalog import task_specs
 from ..errors import InputError
 from .adapter import TaskAdapter
 
-ADAPTERS: dict[str, Callable[[], TaskAdapter]] = {}
-
-
-def register_adapter(task: str, factory: Callable[[], TaskAdapter]) -> None:
-    """Make `task` trainable (`braintumorai train --task TASK`); re-registering replaces it."""
-    ADAPTERS[task] = factory
-
 
 def create_adapter(task: str) -> TaskAdapter:
-    if task not in ADAPTERS:
-        known = ", ".join(sorted(ADAPTERS)) or "none registered"
-        raise InputError(f"task {task!r} cannot be trained (trainable tasks: {known})")
-    return ADAPTERS[task]()
+    trainable = [name for name, spec in task_specs().items() if spec.training_adapter]
+    if task not in trainable:
+        raise InputError(f"task {task!r} cannot be trained (trainable tasks: {', '.join(trainable) or 'none'})")
+    return task_specs()[task].part("training_adapter")()

@@ -1,0 +1,47 @@
+"""The verdicts of a run in words: one line a task, for the terminal and the report's summary."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..catalog import LESION_COLUMNS, flat_lesion, number, verdict_line
+
+MAX_PRINTED_LESIONS = 20  # the terminal shows the first ones; lesions.csv and the report hold all
+
+
+def _lesion_text(lesion: dict, key: str, spec: str) -> str:
+    """One table cell as text: a number by its format, other values as they are, 'n/a' when absent."""
+    value = lesion.get(key)
+    if spec:
+        return number(value, spec)
+    return "n/a" if value is None else str(value)
+
+
+def lesion_table_lines(lesions: list[dict], limit: int = MAX_PRINTED_LESIONS) -> list[str]:
+    """The lesion table as aligned text lines (header first, at most `limit` lesions, the rest
+    counted in a last line); empty without lesions."""
+    if not lesions:
+        return []
+    rows = [[short for _, _, short, _ in LESION_COLUMNS]]
+    rows += [[_lesion_text(flat_lesion(lesion), key, spec) for key, _, _, spec in LESION_COLUMNS]
+             for lesion in lesions[:limit]]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(LESION_COLUMNS))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in rows]
+    if len(lesions) > limit:
+        lines.append(f"... {len(lesions) - limit} more in lesions.csv")
+    return lines
+
+
+def print_run_summary(result: dict, out_dir: Path) -> None:
+    """The verdicts in a few lines (stdout stays JSON-only under --progress json: use stderr)."""
+    stream = sys.stderr
+    for task, entry in result["tasks"].items():
+        print(f"{task}: {verdict_line(task, entry)}", file=stream)
+        if entry.get("notice"):
+            print(f"  {entry['notice']}", file=stream)
+        for line in lesion_table_lines(entry.get("lesions") or []):
+            print(f"    {line}", file=stream)
+    for note in result["notes"]:
+        print(f"note: {note}", file=stream)
+    print(f"results: {out_dir}/result.json, report: {out_dir}/report.html", file=stream)

@@ -1,0 +1,21 @@
+"""gbm-met: glioblastoma or solitary metastasis, from the T1CE and T2 inside a drawn ROI (Shin 2021)."""
+
+from ...catalog import TaskSpec
+from . import words
+
+SPEC = TaskSpec(
+    name="gbm-met",
+    title="Glioblastoma vs solitary metastasis (Shin 2021)",
+    sequences=("t1ce", "t2"), needs_roi=True, outputs=("cam",), geometry_of="t2",
+    pipeline=".pipeline:run", verdict=words.verdict, details=words.details,
+    training_adapter=".training:GbmMetAdapter", evaluator=".evaluation:evaluate",
+    networks={"slice_resnet50": "...networks.slice_resnet:build_slice_resnet50"},
+    presets={
+        # Shin 2021: 2D ResNet-50, ImageNet weights with convolutions frozen, FC head fine-tuned.
+        # `pretrained` must point to a local torchvision ResNet-50 file (no download here);
+        # input_size is ImageNet's 224 (the paper gives no slice size).
+        "shin2021": dict(batch_size=64, optimizer="adam", learning_rate=1e-3, epochs=100, freeze_backbone=True,
+                         model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
+    },
+    demo_set=".training:DEMO_SET",
+)

@@ -1,0 +1,29 @@
+"""The `gbm-met` task wired for the runner: model set, T2-referenced preprocessing, outputs."""
+
+from __future__ import annotations
+
+import SimpleITK as sitk
+
+from ...networks import build_network
+from ...preprocessing import to_input_grid
+from . import method as gbm_met
+from ..context import TaskContext, TaskOutput
+
+
+def run(context: TaskContext) -> TaskOutput:
+    model_set = context.registry.default_for(gbm_met.TASK)
+    progress = context.progress
+    case = context.preprocessed(model_set.preprocessing)
+    progress.update(gbm_met.TASK, 0.5, "loading the fold models")
+    models = [m.to(context.device) for m in model_set.load_folds(build_network)]
+    progress.update(gbm_met.TASK, 0.6, f"classifying ROI slices with {len(models)} fold models")
+    result, cam = gbm_met.predict(
+        models, case.images, case.brain_mask, context.roi,
+        input_size=int(model_set.preprocessing["input_size"]),
+        cutoff=float(model_set.thresholds["predictive_index"]), device=context.device)
+    result["model_set"] = model_set.name
+    result["notice"] = model_set.notice
+    # the contract: gbm-met images have exactly the T2 input's geometry
+    cam_on_t2 = to_input_grid(cam, case, sitk.sitkLinear, sequence="t2")
+    return TaskOutput(result, {"gbm-met_cam.nii.gz": sitk.Cast(cam_on_t2, sitk.sitkFloat32)},
+                      model_set=model_set.describe())

@@ -1,0 +1,23 @@
+"""mets-25d: brain metastases detected and outlined slice by slice with 2.5D context (Grøvik 2020)."""
+
+from ...catalog import TaskSpec
+from ..metastases import words
+
+SPEC = TaskSpec(
+    name="mets-25d",
+    title="Brain metastases, 2.5D GoogLeNet FCN (Grøvik 2020)",
+    sequences=("t1ce", "flair"), needs_roi=False, outputs=("seg", "prob"), geometry_of="t1ce",
+    pipeline=".pipeline:run", verdict=words.verdict, details=words.details,
+    training_adapter=".training:Mets25dAdapter", evaluator="..metastases.evaluation:evaluate_runs",
+    networks={"googlenet_fcn": "...networks.googlenet_fcn:build_googlenet_fcn"},
+    presets={
+        # Grøvik 2020: 2.5D slices (centre +/- 3, 256 x 256), half of each batch with lesion,
+        # positives weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs.
+        "grovik2020": dict(batch_size=32, sampler="balanced_positive_fraction", positive_fraction=0.5,
+                           optimizer="adam", learning_rate=1e-3, weight_decay=1e-5, epochs=10,
+                           augmentations=["flip", "rot90"], loss={"name": "bce", "pos_weight": 10.0},
+                           model={"context_slices": 3, "image_size": 256}),
+    },
+    demo_set=".training:DEMO_SET",
+    segment_type="metastatic_neoplasm",
+)

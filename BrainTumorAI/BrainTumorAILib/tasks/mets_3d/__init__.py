@@ -1,0 +1,23 @@
+"""mets-3d: brain metastases segmented in 3D by DeepMedic, five fold masks fused by vote (Jünger 2021)."""
+
+from ...catalog import TaskSpec
+from ..metastases import words
+
+SPEC = TaskSpec(
+    name="mets-3d",
+    title="Brain metastases, 3D DeepMedic with a five-fold vote (Jünger 2021)",
+    sequences=("t1ce",), needs_roi=False, outputs=("seg", "prob"), geometry_of="t1ce",
+    pipeline=".pipeline:run", verdict=words.verdict, details=words.details,
+    training_adapter=".training:Mets3dAdapter", evaluator="..metastases.evaluation:evaluate_runs",
+    networks={"deepmedic": "...networks.deepmedic:build_deepmedic"},
+    presets={
+        # Jünger 2021: DeepMedic on 25^3 patches, half centred on lesion, Dice loss, RMSprop,
+        # lr halved after 3 epochs without improvement, 45^3 patches at inference.
+        "junger2021": dict(batch_size=10, epochs=35, folds=5, patch_size=[25, 25, 25],
+                           sampler="balanced_positive_fraction", positive_fraction=0.5, augmentations=["flip"],
+                           optimizer="rmsprop", lr_scheduler="plateau", lr_factor=0.5, lr_patience=3,
+                           loss={"name": "dice"}, model={"inference_patch_size": [45, 45, 45]}),
+    },
+    demo_set=".training:DEMO_SET",
+    segment_type="metastatic_neoplasm",
+)
