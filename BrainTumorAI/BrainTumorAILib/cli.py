@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -34,6 +36,26 @@ def _add_sequence_inputs(parser: argparse.ArgumentParser) -> None:
 def _add_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--progress", choices=("bar", "json", "none"), default=None,
                         help="progress display: a bar on a terminal (default), JSON lines for Slicer, none")
+
+
+def _add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a non-empty --out whole (never a folder holding an input)")
+
+
+def _add_limits(parser: argparse.ArgumentParser) -> None:
+    from .limits import InputLimits
+
+    defaults = InputLimits()
+    limits = parser.add_argument_group("limits (checked before any preprocessing)")
+    limits.add_argument("--max-voxels", type=int, default=defaults.max_voxels, help="voxels per input volume")
+    limits.add_argument("--max-extent-mm", type=float, default=defaults.max_extent_mm,
+                        help="largest field of view per axis")
+    limits.add_argument("--min-extent-mm", type=float, default=defaults.min_extent_mm,
+                        help="smallest field of view per axis")
+    limits.add_argument("--min-spacing-mm", type=float, default=defaults.min_spacing_mm, help="finest voxel spacing")
+    limits.add_argument("--stage-timeout", type=float, metavar="S",
+                        help="end the command when one stage (N4, registration, a task ...) runs longer than S seconds")
 
 
 def _add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_sequence_inputs(preprocess)
     preprocess.add_argument("--out", required=True, type=Path)
     preprocess.add_argument("--reference", choices=("t1ce", "t2"), default="t2")
+    _add_overwrite(preprocess)
+    _add_limits(preprocess)
     _add_preprocessing_options(preprocess)
     _add_progress(preprocess)
 
@@ -78,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--roi-ras", help="axis-aligned box RMIN,RMAX,AMIN,AMAX,SMIN,SMAX in RAS mm")
     run.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
     run.add_argument("--device", choices=DEVICES, default="auto")
+    _add_overwrite(run)
+    _add_limits(run)
     _add_progress(run)
 
     train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
@@ -119,9 +145,16 @@ def _normalise_negative_values(argv: list[str]) -> list[str]:
     return joined
 
 
-def _progress_for(args) -> Progress:
+def _progress_for(args):
     mode = getattr(args, "progress", None) or ("bar" if sys.stderr.isatty() else "none")
-    return Progress(mode)
+    progress = Progress(mode)
+    if getattr(args, "stage_timeout", None) is not None:
+        from .stage_timeout import StageTimeout
+
+        if not args.stage_timeout > 0:
+            raise InputError(f"--stage-timeout must be positive, got {args.stage_timeout:g}")
+        return StageTimeout(progress, args.stage_timeout)
+    return progress
 
 
 def _cmd_synth(args) -> None:
@@ -156,29 +189,45 @@ def preprocess_options(args):
 
 
 def read_sequences(args) -> dict:
-    """Read and validate every given sequence before any work starts."""
+    """Read and validate every given sequence, within the size limits, before any work starts."""
     from .image import read_image
+    from .limits import InputLimits, check_limits
 
-    return {name: read_image(getattr(args, name), name) for name in SEQUENCES if getattr(args, name, None)}
+    limits = InputLimits(**{name: getattr(args, name) for name in
+                            ("max_voxels", "max_extent_mm", "min_extent_mm", "min_spacing_mm") if hasattr(args, name)})
+    images = {name: read_image(getattr(args, name), name) for name in SEQUENCES if getattr(args, name, None)}
+    for name, image in images.items():
+        check_limits(image, name, limits)
+    return images
+
+
+def input_paths(args) -> list:
+    """The files and folders the command reads: never to be written over."""
+    return [getattr(args, name) for name in SEQUENCES if getattr(args, name, None)] + \
+        [path for path in (getattr(args, "roi", None),) if path]
 
 
 def _cmd_preprocess(args) -> None:
-    from .outputs import staged_output
+    from .outputs import guard_output, staged_output, volume_bytes
     from .preprocessing import preprocess
 
     options = preprocess_options(args)
     images = read_sequences(args)
-    progress = _progress_for(args)
-    case = preprocess(images, options, progress=progress)
-    with staged_output(args.out) as staging:
-        case.write(staging)
-    progress.close()
+    expected = (len(images) + 1) * volume_bytes(images[options.reference], options.resample_mm)
+    with guard_output(args.out, input_paths(args), args.overwrite, expected):
+        progress = _progress_for(args)
+        case = preprocess(images, options, progress=progress)
+        with staged_output(args.out, replace=True) as staging:
+            case.write(staging)
+        progress.close()
     print(f"preprocessed images, brain mask and preprocessing.json in {args.out}")
 
 
 def _cmd_run(args) -> None:
-    from .roi import load_roi
+    from .catalog import task_specs
+    from .outputs import guard_output, volume_bytes
     from .report.text import print_run_summary
+    from .roi import load_roi
     from .runner import run_case, write_run
 
     roi = load_roi(args.roi, args.roi_ras)
@@ -186,12 +235,15 @@ def _cmd_run(args) -> None:
     if roi is not None:
         for name in ("t2", "t1ce"):  # every task's grid is one of these: refuse before any preprocessing
             roi.voxel_box(images[name], name)
-    progress = _progress_for(args)
-    run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress,
-                   case_id=Path(args.t1ce).resolve().parent.name)
-    write_run(run, args.out)
-    progress.update("done", 1.0, f"results in {args.out}")
-    progress.close()
+    # every task's images on the largest input grid
+    expected = sum(len(spec.outputs) for spec in task_specs().values()) * max(map(volume_bytes, images.values()))
+    with guard_output(args.out, input_paths(args), args.overwrite, expected):
+        progress = _progress_for(args)
+        run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress,
+                       case_id=Path(args.t1ce).resolve().parent.name)
+        write_run(run, args.out, replace=True)
+        progress.update("done", 1.0, f"results in {args.out}")
+        progress.close()
     print_run_summary(run.result, args.out)
 
 
@@ -249,6 +301,30 @@ COMMANDS = {
 }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what the Slicer panel's Cancel sends first): unwinds like Ctrl-C, so staged output
+    is removed by the same `finally` blocks."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _error_line(exc: BaseException) -> str:
+    """One line for an operating-system or ITK error (disk full, permission, unwritable file...)."""
+    if isinstance(exc, OSError):
+        where = f": {exc.filename}" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    from .image import itk_reason
+
+    return f"ITK: {itk_reason(exc)}"
+
+
+def _is_itk_error(exc: RuntimeError) -> bool:
+    text = str(exc)
+    return "sitk::ERROR" in text or "ITK ERROR" in text or "Exception thrown in SimpleITK" in text
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = _normalise_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
@@ -260,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
         sitk.ProcessObject.SetGlobalWarningDisplay(False)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="monai")
+    previous_sigterm = None
+    if threading.current_thread() is threading.main_thread():
+        previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         COMMANDS[args.command](args)
     except InputError as exc:
@@ -267,7 +346,26 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except Terminated:
+        print("error: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
+        from .stage_timeout import expired_message
+
+        if expired_message():
+            print(f"error: {expired_message()}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         print("error: interrupted", file=sys.stderr)
         return 130
+    except (OSError, RuntimeError) as exc:
+        if args.debug or (isinstance(exc, RuntimeError) and not _is_itk_error(exc)):
+            raise
+        print(f"error: {_error_line(exc)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    finally:
+        from .stage_timeout import stop_all
+
+        stop_all()
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
     return 0

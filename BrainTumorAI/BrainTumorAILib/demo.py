@@ -54,7 +54,7 @@ def run_demo(out_dir: Path, progress=None) -> dict:
     say(f"running {', '.join(tasks)} ...")
     run = run_case(images, roi, tasks=",".join(tasks), device="auto", progress=progress, registry=registry,
                    case_id=case_dir.name)
-    write_run(run, out_dir / "run")
+    write_run(run, out_dir / "run", replace=True)  # a rerun replaces the demo's results whole
     for reference, case in run.preprocessed.items():
         case.write(out_dir / f"preprocessed_{reference}")
     print_run_summary(run.result, out_dir / "run")

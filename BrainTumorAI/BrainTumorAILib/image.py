@@ -84,7 +84,7 @@ def read_image(path, name: str = "image") -> sitk.Image:
                 image = sitk.ReadImage(str(path))
     except RuntimeError as exc:
         detail = " ".join(" ".join(printed).split())
-        raise InputError(f"{name}: cannot read {path} (corrupt or unsupported): {_itk_reason(exc)}"
+        raise InputError(f"{name}: cannot read {path} (corrupt or unsupported): {itk_reason(exc)}"
                          + (f" ({detail})" if detail else "")) from None
     if "".join(printed).strip():
         logging.getLogger(__name__).warning("%s: reading %s: %s", name, path, " ".join(" ".join(printed).split()))
@@ -112,7 +112,7 @@ def _native_stderr_collected(printed: list[str]):
             printed.append(sink.read().decode(errors="replace"))
 
 
-def _itk_reason(exc: RuntimeError) -> str:
+def itk_reason(exc: RuntimeError) -> str:
     """The informative line of an ITK read error, without its source location or object address."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     # "Exception thrown in ..." is SimpleITK's location; "Reason: <errno text>" is left over from an

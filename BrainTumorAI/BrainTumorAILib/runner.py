@@ -160,9 +160,10 @@ def _geometry_ras(image: sitk.Image) -> dict:
             "origin_ras": lps_to_ras(image.GetOrigin()).tolist(), "direction_ras": direction_ras.tolist()}
 
 
-def write_run(run: RunResult, out_dir: Path) -> Path:
-    """Write result.json, lesions.csv, report.html and the images, all or nothing."""
-    with staged_output(out_dir) as staging:
+def write_run(run: RunResult, out_dir: Path, replace: bool = False) -> Path:
+    """Write result.json, lesions.csv, report.html and the images, all or nothing (`replace`: a
+    non-empty `out_dir` is replaced whole, see `outputs.staged_output`)."""
+    with staged_output(out_dir, replace=replace) as staging:
         for name, image in run.images.items():
             write_image(image, staging / name)
         with open(staging / "lesions.csv", "w", newline="") as handle:

@@ -72,6 +72,25 @@ def load_weights(model: torch.nn.Module, path, expected_sha256: str) -> torch.nn
     return model
 
 
+def load_plain_torch_file(source, what: str):
+    """`torch.load(weights_only=True)` of a file or bytes; InputError in one line naming `what` otherwise.
+
+    torch's own message is several lines and suggests `weights_only=False`, the one step that
+    would run the file's code: it is never shown, only the global the file would have called.
+    """
+    try:
+        return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
+                          weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
+        code = re.search(r"Unsupported global: GLOBAL (\S+?)(?: was not|\s|$)", str(error))
+        if code or isinstance(error, pickle.UnpicklingError):
+            called = f" (unpickling it would call {code.group(1)})" if code else ""
+            raise InputError(f"{what}: refused, the file holds more than plain tensors{called}; only safetensors "
+                             f"or weights-only torch files are loaded") from None
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise InputError(f"{what}: unreadable ({reason})") from None
+
+
 def _parse_state_dict(data: bytes, path: Path) -> dict[str, torch.Tensor]:
     if path.suffix == SAFETENSORS_SUFFIX:
         try:
@@ -79,14 +98,7 @@ def _parse_state_dict(data: bytes, path: Path) -> dict[str, torch.Tensor]:
         except (SafetensorError, ValueError) as error:
             raise InputError(f"weights {path.name}: not a valid safetensors file ({error})") from error
     if path.suffix in TORCH_SUFFIXES:
-        try:
-            loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
-            code = re.search(r"Unsupported global: GLOBAL (\S+)", str(error))
-            raise InputError(
-                f"weights {path.name}: refused, the file holds more than plain tensors"
-                + (f" (unpickling it would call {code.group(1)})" if code else "")
-                + "; only safetensors or weights-only torch files are loaded") from error
+        loaded = load_plain_torch_file(data, f"weights {path.name}")
         state = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else loaded
         if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise InputError(f"weights {path.name}: not a state dict of tensors")

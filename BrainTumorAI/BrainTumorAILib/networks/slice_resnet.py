@@ -13,6 +13,7 @@ from monai.networks.nets import ResNet
 from torch import nn
 
 from ..errors import InputError
+from ..models.weights import load_plain_torch_file
 
 PAPER_WIDTHS = (64, 128, 256, 512)
 RESNET50_LAYERS = [3, 4, 6, 3]
@@ -44,10 +45,9 @@ def load_torchvision_resnet50(model: ResNet, path: Path) -> list[str]:
     torchvision names the layers as MONAI does, except the classifier (`fc` vs our `fc.1`),
     which is not copied: ImageNet has 1000 classes. Returns the copied keys.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any unreadable or unsafe file must stop here, named
-        raise InputError(f"pretrained weights {path}: not a torchvision state dict ({exc})") from None
+    state = load_plain_torch_file(path, f"pretrained weights {path}")
+    if not isinstance(state, dict):
+        raise InputError(f"pretrained weights {path}: not a torchvision state dict")
     if isinstance(state, dict) and "state_dict" in state:
         state = state["state_dict"]
     own = model.state_dict()

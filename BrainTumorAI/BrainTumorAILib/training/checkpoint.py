@@ -16,7 +16,7 @@ import torch
 
 from ..errors import InputError
 from ..models.atomic import atomic_path
-from ..models.weights import load_weights, save_weights
+from ..models.weights import load_plain_torch_file, load_weights, save_weights
 from .config import RESUMABLE_CHANGES
 
 BEST_WEIGHTS = "best.safetensors"
@@ -82,7 +82,7 @@ def load_last(fold_dir: Path, model, optimizer, scheduler, expected_fingerprint:
 def _read_state(path: Path) -> dict | None:
     if not path.is_file():
         return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # a corrupt or unsafe file must stop here, named, whatever torch raises
-        raise InputError(f"checkpoint {path}: unreadable ({str(error).splitlines()[0]})") from None
+    state = load_plain_torch_file(path, f"checkpoint {path}")
+    if not isinstance(state, dict) or "fingerprint" not in state:
+        raise InputError(f"checkpoint {path}: not a BrainTumorAI training state")
+    return state
