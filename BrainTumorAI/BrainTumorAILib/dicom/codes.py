@@ -45,7 +45,7 @@ PREDICTIVE_INDEX = private("PREDIDX", "Predictive index (fraction of slices voti
 CUTOFF = private("CUTOFF", "Predictive index cut-off")
 CUTOFF_SOURCE = private("CUTOFFSRC", "Source of the cut-off")
 FINDING = codes.DCM.Finding
-RESEARCH_USE = private("RESEARCH", "Research use only, not a medical device")
+RESEARCH_USE = private("RESEARCH", "Research use only - not a medical device")
 DEMO_WEIGHTS = private("DEMOWEIGHTS", "Demo weights (synthetic phantoms), not for clinical use")
 NOTICE = private("NOTICE", "Notice")
 

@@ -11,7 +11,7 @@ from . import codes
 MANUFACTURER = "BrainTumorAI"
 MODEL_NAME = "BrainTumorAI research software"
 DEVICE_SERIAL = "none"  # software: there is no device serial number (the attribute is required)
-RESEARCH_NOTICE = "Research use only, not a medical device"
+RESEARCH_NOTICE = "Research use only - not a medical device"  # no comma: SEG lists parameters as k=v,k=v
 
 
 def equipment() -> dict:
