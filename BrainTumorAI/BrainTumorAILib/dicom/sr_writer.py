@@ -4,9 +4,9 @@ Measurement groups:
 - per lesion of each segmentation task (TID 1411, volumetric ROI): volume, longest diameter,
   maximum probability and fold agreement, the location as finding site, the lesion's segment in
   that task's SEG and the task's algorithm (model set, version, demo flag, notice);
-- gbm-met (TID 1501): the verdict (glioblastoma / metastasis) as a finding, the predictive index
-  and its cut-off, the cut-off's source among the algorithm parameters;
-- tumour-type (TID 1501): the predicted class as a finding and each class's probability;
+- gbm-met (TID 1501): the verdict (glioblastoma / metastasis) as the group's finding (DCM 121071),
+  the predictive index and its cut-off, the cut-off's source among the algorithm parameters;
+- tumour-type (TID 1501): the predicted class as the group's finding and each class's probability;
 - notices: research use, and demo weights when a demo model set ran.
 Numbers are written as result.json holds them, so the SR reads back equal to the run's own output.
 """
@@ -60,8 +60,7 @@ def verdict_group(answer: dict, model: dict | None) -> hd.sr.MeasurementsAndQual
         tracking_identifier=_tracking("gbm-met verdict"), finding_type=verdict,
         algorithm_id=algorithm_identification("gbm-met", model, **extra),
         measurements=[_measurement(codes.PREDICTIVE_INDEX, answer["predictive_index"], codes.NO_UNITS),
-                      _measurement(codes.CUTOFF, answer["cutoff"], codes.NO_UNITS)],
-        qualitative_evaluations=[hd.sr.QualitativeEvaluation(codes.FINDING, verdict)])
+                      _measurement(codes.CUTOFF, answer["cutoff"], codes.NO_UNITS)])
 
 
 def tumour_type_group(answer: dict, model: dict | None) -> hd.sr.MeasurementsAndQualitativeEvaluations:
@@ -70,8 +69,7 @@ def tumour_type_group(answer: dict, model: dict | None) -> hd.sr.MeasurementsAnd
         tracking_identifier=_tracking("tumour-type"), finding_type=codes.TUMOUR_CLASSES[answer["label"]],
         algorithm_id=algorithm_identification("tumour-type", model),
         measurements=[_measurement(codes.class_probability(name), value, codes.NO_UNITS)
-                      for name, value in answer["probabilities"].items()],
-        qualitative_evaluations=[hd.sr.QualitativeEvaluation(codes.FINDING, codes.TUMOUR_CLASSES[answer["label"]])])
+                      for name, value in answer["probabilities"].items()])
 
 
 def notice_group(models: list[dict | None]) -> hd.sr.MeasurementsAndQualitativeEvaluations:
