@@ -117,8 +117,18 @@ def test_an_image_off_the_source_grid_is_refused(sources):
     result, images = run_outputs(sources)
     moved = sitk.Image(images["mets-3d_seg.nii.gz"])
     moved.SetOrigin(tuple(np.add(moved.GetOrigin(), (0.5, 0, 0))))
-    with pytest.raises(ValueError, match="not on the grid of source series"):
+    with pytest.raises(ValueError, match="mets-3d: the label image is not on the grid of its source series"):
         build_objects(result, {**images, "mets-3d_seg.nii.gz": moved}, sources)
+
+
+def test_the_same_voxels_listed_in_another_order_give_the_same_seg(sources):
+    result, images = run_outputs(sources)
+    labels = images["mets-3d_seg.nii.gz"]
+    flipped = sitk.Flip(labels, [False, True, True])  # the same voxels; y and z listed backwards
+    assert flipped.GetDirection() != labels.GetDirection()
+    straight = build_objects(result, images, sources)["mets-3d_seg.dcm"]
+    reordered = build_objects(result, {**images, "mets-3d_seg.nii.gz": flipped}, sources)["mets-3d_seg.dcm"]
+    np.testing.assert_array_equal(reordered.pixel_array, straight.pixel_array)
 
 
 def test_nifti_inputs_cannot_be_written_as_dicom(sources):

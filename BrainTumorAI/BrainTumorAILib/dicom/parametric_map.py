@@ -13,8 +13,8 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.uid import generate_uid
 
-from ..image import same_geometry
 from . import codes
+from .grid import on_source_grid
 from .product import equipment, series_description
 from .series import DicomSeries
 
@@ -23,8 +23,7 @@ STORED_MAX = 65535
 
 def write_parametric_map(task: str, cam: sitk.Image, model: dict | None, source: DicomSeries,
                          series_number: int) -> hd.pm.ParametricMap:
-    if not same_geometry(cam, source.image, tol=1e-3):
-        raise ValueError(f"{task}: the activation map is not on the grid of source series {source.series_uid}")
+    cam = on_source_grid(cam, source.image, f"{task}: the activation map")
     values = np.clip(sitk.GetArrayFromImage(cam), 0.0, 1.0)
     stored = np.round(values * STORED_MAX).astype(np.uint16)
     mapping = hd.pm.RealWorldValueMapping(

@@ -2,7 +2,8 @@
 
 One segment per lesion, numbered as the lesion table's id (ids are 1..n by decreasing volume, so
 they are the consecutive segment numbers SEG requires). The label image is on the source series'
-own grid (the contract), so frame k of the SEG is source image k: nothing is resampled.
+own grid (the contract; `grid.on_source_grid` puts its voxels back in the source's order if a
+viewer listed them otherwise), so frame k of the SEG is source image k: nothing is interpolated.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import numpy as np
 import SimpleITK as sitk
 from pydicom.uid import generate_uid
 
-from ..image import same_geometry
 from . import codes
+from .grid import on_source_grid
 from .product import algorithm_sequence, equipment, series_description
 from .series import DicomSeries
 
@@ -21,8 +22,7 @@ from .series import DicomSeries
 def write_segmentation(task: str, labels: sitk.Image, lesions: list[dict], model: dict | None,
                        source: DicomSeries, series_number: int) -> hd.seg.Segmentation | None:
     """The task's SEG, or None when it found no lesion (a SEG needs at least one segment)."""
-    if not same_geometry(labels, source.image, tol=1e-3):
-        raise ValueError(f"{task}: the label image is not on the grid of source series {source.series_uid}")
+    labels = on_source_grid(labels, source.image, f"{task}: the label image")
     ids = [int(row["id"]) for row in lesions]
     if not ids:
         return None
