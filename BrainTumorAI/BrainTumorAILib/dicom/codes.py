@@ -13,6 +13,18 @@ from pydicom.sr.codedict import codes
 PRIVATE_SCHEME = "99BTAI"
 
 
+def private_scheme_identification():
+    """The SOP Common module's Coding Scheme Identification Sequence entry that declares the
+    private scheme, so that a reader can tell who defines its codes."""
+    from pydicom import Dataset
+
+    item = Dataset()
+    item.CodingSchemeDesignator = PRIVATE_SCHEME
+    item.CodingSchemeName = "BrainTumorAI private codes"
+    item.CodingSchemeResponsibleOrganization = "BrainTumorAI"
+    return [item]
+
+
 def private(value: str, meaning: str) -> CodedConcept:
     return CodedConcept(value, PRIVATE_SCHEME, meaning)
 

@@ -17,6 +17,7 @@ import SimpleITK as sitk
 from ..catalog import TASK_CATALOG
 from ..errors import InputError
 from ..outputs import staged_output
+from . import codes
 from .parametric_map import write_parametric_map
 from .seg_writer import write_segmentation
 from .series import DicomSeries
@@ -55,6 +56,8 @@ def build_objects(result: dict, images: dict[str, sitk.Image], sources: dict[str
             number += 1
     evidence = [dataset for series in sources.values() for dataset in series.datasets] + list(objects.values())
     objects[REPORT_FILE] = write_report(result, segmentations, sources, evidence, number)
+    for dataset in objects.values():
+        dataset.CodingSchemeIdentificationSequence = codes.private_scheme_identification()
     return objects
 
 
