@@ -297,3 +297,16 @@ def test_dicom_out_with_nifti_inputs_is_refused_before_the_run(head, tmp_path, c
     assert status == cli.EXIT_BAD_INPUT
     one_error_line(err, r"--dicom-out needs the t1ce and t2 input\(s\) as DICOM")
     assert not (tmp_path / "out").exists() and not (tmp_path / "dicom").exists()
+
+
+def test_preprocess_takes_dicom_series_folders_with_their_exact_geometry(head, tmp_path, capfd):
+    out = tmp_path / "pre"
+    status, _, err = main_in_process(
+        ["preprocess", "--t1ce", head.dicom / "t1ce", "--t2", head.dicom / "t2", "--out", out, "--reference", "t1ce",
+         "--resample-mm", "0", "--no-bias-correction", "--no-registration", "--brain-extraction", "none"], capfd)
+    assert status == 0, err
+    written, original = sitk.ReadImage(str(out / "t1ce.nii.gz")), sitk.ReadImage(str(head.case / "t1ce.nii.gz"))
+    assert written.GetSize() == original.GetSize()
+    np.testing.assert_allclose(written.GetOrigin(), original.GetOrigin(), atol=1e-3)
+    np.testing.assert_allclose(written.GetSpacing(), original.GetSpacing(), atol=1e-5)
+    np.testing.assert_allclose(written.GetDirection(), original.GetDirection(), atol=1e-6)
