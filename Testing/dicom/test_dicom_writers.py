@@ -93,6 +93,7 @@ def test_the_report_holds_the_verdict_its_cutoff_and_source_and_the_class_probab
     assert "demo weights: no" in _parameters(tumour[0])
     lesions = sr.content.get_volumetric_roi_measurement_groups()
     assert [g.referenced_segment.referenced_segment_numbers for g in lesions] == [[1], [2]]
+    assert groups["mets-3d lesion count"].get_measurements(name=codes.LESION_COUNT)[0].value == 2
 
 
 def _parameters(item) -> list[str]:
@@ -111,6 +112,8 @@ def test_no_lesion_means_no_seg_and_no_lesion_groups(sources):
     assert "mets-3d_seg.dcm" not in objects
     sr = hd.sr.Comprehensive3DSR.from_dataset(objects["report_sr.dcm"])
     assert sr.content.get_volumetric_roi_measurement_groups() == []
+    count = next(g for g in sr.content.get_image_measurement_groups() if g.tracking_identifier == "mets-3d lesion count")
+    assert count.get_measurements(name=codes.LESION_COUNT)[0].value == 0
 
 
 def test_an_image_off_the_source_grid_is_refused(sources):

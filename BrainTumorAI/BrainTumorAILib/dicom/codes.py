@@ -51,6 +51,7 @@ def segment_type(task: str) -> CodedConcept:
 VOLUME = codes.SCT.Volume
 LONG_AXIS = codes.SCT.LongAxis            # the longest (Feret) diameter, as RANO-BM measures
 PROBABILITY = codes.DCM.Probability        # DCM 122157
+LESION_COUNT = private("NLESIONS", "Number of lesions found")
 MAX_PROBABILITY = private("MAXPROB", "Maximum lesion probability")
 FOLD_AGREEMENT = private("FOLDAGREE", "Fraction of fold models detecting the lesion")
 PREDICTIVE_INDEX = private("PREDIDX", "Predictive index (fraction of slices voting glioblastoma)")

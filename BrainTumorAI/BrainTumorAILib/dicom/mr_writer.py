@@ -120,7 +120,10 @@ def main(argv=None) -> None:
     parser.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     study = Study()
-    for sequence, uid in write_case_study(args.case, args.out, study).items():
+    written = write_case_study(args.case, args.out, study)
+    if not written:
+        parser.exit(2, f"error: no {', '.join(f'{s}.nii.gz' for s in SEQUENCE_DESCRIPTIONS)} in {args.case}\n")
+    for sequence, uid in written.items():
         print(f"{sequence}: series {uid}")
     print(f"study {study.study_uid}")
 

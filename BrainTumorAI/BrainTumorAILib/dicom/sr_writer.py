@@ -1,6 +1,7 @@
 """The run's findings as one Comprehensive 3D SR, TID 1500 Measurement Report (highdicom).
 
 Measurement groups:
+- per segmentation task (TID 1501): the number of lesions it found (also when none);
 - per lesion of each segmentation task (TID 1411, volumetric ROI): volume, longest diameter,
   maximum probability and fold agreement, the location as finding site, the lesion's segment in
   that task's SEG and the task's algorithm (model set, version, demo flag, notice);
@@ -52,6 +53,14 @@ def lesion_groups(task: str, lesions: list[dict], model: dict | None, segmentati
     return groups
 
 
+def lesion_count_group(task: str, answer: dict, model: dict | None) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    """How many lesions a segmentation task found, so that "none found" is said, not left out."""
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=_tracking(f"{task} lesion count"), finding_type=codes.segment_type(task),
+        algorithm_id=algorithm_identification(task, model),
+        measurements=[_measurement(codes.LESION_COUNT, len(answer["lesions"]), codes.NO_UNITS)])
+
+
 def verdict_group(answer: dict, model: dict | None) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     """gbm-met: the verdict, its predictive index and cut-off (and where the cut-off comes from)."""
     extra = {"cutoff_source": answer["cutoff_source"]} if answer.get("cutoff_source") else {}
@@ -87,8 +96,11 @@ def write_report(result: dict, segmentations: dict, sources: dict[str, DicomSeri
     models = result.get("models", {})
     groups = []
     for task, answer in result["tasks"].items():
-        if "lesions" in answer and task in segmentations:
-            groups += lesion_groups(task, answer["lesions"], models.get(task), segmentations[task], sources["t1ce"])
+        if "lesions" in answer:
+            groups.append(lesion_count_group(task, answer, models.get(task)))
+            if task in segmentations:
+                groups += lesion_groups(task, answer["lesions"], models.get(task), segmentations[task],
+                                        sources["t1ce"])
         elif task == "gbm-met":
             groups.append(verdict_group(answer, models.get(task)))
         elif task == "tumour-type":
