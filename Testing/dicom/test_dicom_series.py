@@ -105,3 +105,14 @@ def test_a_folder_without_dicom_is_refused(tmp_path):
     (tmp_path / "notes.txt").write_text("no images here")
     with pytest.raises(InputError, match=r"t2: no DICOM image series in folder"):
         read_folder(tmp_path, "t2")
+
+
+def test_pixel_data_that_cannot_be_decoded_is_one_error(series_folder):
+    _, folder = series_folder
+
+    def truncate(dataset):
+        dataset.PixelData = dataset.PixelData[:10]
+
+    _edit(folder, 1, truncate)
+    with pytest.raises(InputError, match=r"^t1ce: DICOM series [0-9.]+: cannot decode the pixel data of image "):
+        read_folder(folder, "t1ce")

@@ -112,7 +112,7 @@ def assemble(datasets: list, name: str) -> DicomSeries:
     spacing_z = _slice_spacing(np.diff(along), along, label)
 
     pixel_spacing = [float(v) for v in first.PixelSpacing]  # (between rows, between columns)
-    volume = np.stack([_slice_values(d) for d in datasets]).astype(np.float32)
+    volume = np.stack([_slice_values(d, label) for d in datasets]).astype(np.float32)
     image = sitk.GetImageFromArray(volume)
     image.SetSpacing((pixel_spacing[1], pixel_spacing[0], spacing_z))
     image.SetOrigin(tuple(positions[0]))
@@ -147,9 +147,15 @@ def _slice_spacing(gaps: np.ndarray, along: np.ndarray, label: str) -> float:
     return float(gaps.mean())
 
 
-def _slice_values(dataset) -> np.ndarray:
+def _slice_values(dataset, label: str) -> np.ndarray:
     """Stored values through the modality rescale (slope, intercept) when the image has one."""
-    values = dataset.pixel_array.astype(np.float32)
+    try:
+        values = dataset.pixel_array.astype(np.float32)
+    except (AttributeError, NotImplementedError, RuntimeError, ValueError) as error:
+        syntax = getattr(getattr(dataset, "file_meta", None), "TransferSyntaxUID", None)
+        reason = (str(error).splitlines() or [type(error).__name__])[0]
+        raise InputError(f"{label}: cannot decode the pixel data of image {dataset.SOPInstanceUID} "
+                         f"(transfer syntax {getattr(syntax, 'name', syntax)}): {reason}") from None
     slope = float(getattr(dataset, "RescaleSlope", 1.0) or 1.0)
     intercept = float(getattr(dataset, "RescaleIntercept", 0.0) or 0.0)
     return values * slope + intercept
