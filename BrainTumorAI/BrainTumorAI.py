@@ -22,6 +22,7 @@ from BrainTumorAILib.catalog import DEVICE_TITLES, DEVICES, task_specs
 from BrainTumorAISlicer import BrainTumorAIError, BrainTumorAILogic, guess_input_volumes, parameter_node
 from BrainTumorAISlicer.panel_state import panel_task_offers
 from BrainTumorAISlicer.dependencies import ensure_dependencies
+from BrainTumorAISlicer.dicom_export import export_run_to_dicom
 from BrainTumorAISlicer.resources import resource_path
 from BrainTumorAISlicer.result_check import result_problems, snapshot_inputs
 
@@ -59,7 +60,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
-        self._parameterNode = self._guiTag = self.run = self.reportPath = None
+        self._parameterNode = self._guiTag = self.run = self.reportPath = self.lastRun = None
         self._addedNodes = []  # volumes added since the last autofill
 
     def setup(self):
@@ -81,6 +82,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.applyButton.clicked.connect(self.onApplyButton)
         self.ui.openReportButton.clicked.connect(
             lambda: qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(self.reportPath))))
+        self.ui.exportDicomButton.clicked.connect(self.onExportDicom)
         self.pollTimer = qt.QTimer()
         self.pollTimer.setInterval(200)
         self.pollTimer.timeout.connect(self.onPoll)
@@ -208,9 +210,24 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.lesionsLabel.text, self.ui.modelSetsLabel.text = summary.lesions, summary.model_sets
         self.reportPath = results.output_dir / "report.html"
         self.ui.openReportButton.enabled = self.reportPath.is_file()
+        self.lastRun = (results.output_dir, run.inputs)
+        self.ui.exportDicomButton.enabled = True
         self.ui.progressBar.value, self.ui.statusLabel.text = 100, f"Done. Files: {results.output_dir}"
         for chart in results.nodes.charts.values():
             slicer.modules.plots.logic().ShowChartInLayout(chart)
+
+    def onExportDicom(self):
+        folder = qt.QFileDialog.getExistingDirectory(self.parent, "Export the last run to DICOM")
+        if not folder:
+            return
+        database = getattr(slicer, "dicomDatabase", None)
+        try:
+            files = export_run_to_dicom(self.lastRun[0], self.lastRun[1], folder, database=database)
+        except BrainTumorAIError as error:
+            self.ui.errorLabel.text = str(error)
+            return
+        where = f"{folder} and the DICOM database" if database is not None else folder
+        self.ui.statusLabel.text = f"DICOM: {len(files)} objects in {where}"
 
     def setRunning(self, running: bool):
         self.ui.applyButton.text = "Cancel" if running else "Run"

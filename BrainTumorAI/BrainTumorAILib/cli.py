@@ -27,10 +27,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_sequence_inputs(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--t1ce", required=True, help="contrast-enhanced T1 (file or DICOM folder)")
-    parser.add_argument("--t2", required=True, help="T2-weighted volume")
+    parser.add_argument("--t1ce", help="contrast-enhanced T1: a file, a DICOM series folder, or series:UID of --study")
+    parser.add_argument("--t2", help="T2-weighted volume (required, or found in --study)")
     parser.add_argument("--flair", help="FLAIR volume (optional)")
     parser.add_argument("--t1", help="native T1 volume (optional)")
+    parser.add_argument("--dicomweb", metavar="URL", help="DICOMweb server (e.g. http://localhost:8042/dicom-web)")
+    parser.add_argument("--study", metavar="UID", help="read the sequences from this study of --dicomweb, each "
+                        "series chosen by its description (override: --t2 series:UID)")
+    parser.add_argument("--series-uid", action="append", metavar="UID",
+                        help="the series to read from a DICOM folder holding several (repeat for several folders)")
 
 
 def _add_progress(parser: argparse.ArgumentParser) -> None:
@@ -102,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--roi-ras", help="axis-aligned box RMIN,RMAX,AMIN,AMAX,SMIN,SMAX in RAS mm")
     run.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
     run.add_argument("--device", choices=DEVICES, default="auto")
+    run.add_argument("--dicom-out", type=Path, metavar="DIR",
+                     help="also write DICOM SEG, TID 1500 SR and Parametric Maps on the source series "
+                          "(DICOM inputs); with --dicomweb they are stored there too")
     _add_overwrite(run)
     _add_limits(run)
     _add_progress(run)
@@ -188,17 +196,20 @@ def preprocess_options(args):
     return PreprocessOptions(**overrides)
 
 
-def read_sequences(args) -> dict:
-    """Read and validate every given sequence, within the size limits, before any work starts."""
-    from .image import read_image
+def read_sequences(args):
+    """Read and validate every given sequence (files, DICOM folders or a DICOMweb study), within the
+    size limits, before any work starts; a CaseInputs with the images and, for DICOM inputs, their
+    source series."""
+    from .dicom.inputs import read_inputs
     from .limits import InputLimits, check_limits
 
     limits = InputLimits(**{name: getattr(args, name) for name in
                             ("max_voxels", "max_extent_mm", "min_extent_mm", "min_spacing_mm") if hasattr(args, name)})
-    images = {name: read_image(getattr(args, name), name) for name in SEQUENCES if getattr(args, name, None)}
-    for name, image in images.items():
+    inputs = read_inputs({name: getattr(args, name, None) for name in SEQUENCES}, dicomweb=args.dicomweb,
+                         study=args.study, series_uids=args.series_uid)
+    for name, image in inputs.images.items():
         check_limits(image, name, limits)
-    return images
+    return inputs
 
 
 def input_paths(args) -> list:
@@ -212,7 +223,7 @@ def _cmd_preprocess(args) -> None:
     from .preprocessing import preprocess
 
     options = preprocess_options(args)
-    images = read_sequences(args)
+    images = read_sequences(args).images
     expected = (len(images) + 1) * volume_bytes(images[options.reference], options.resample_mm)
     with guard_output(args.out, input_paths(args), args.overwrite, expected):
         progress = _progress_for(args)
@@ -231,7 +242,14 @@ def _cmd_run(args) -> None:
     from .runner import run_case, write_run
 
     roi = load_roi(args.roi, args.roi_ras)
-    images = read_sequences(args)
+    if args.dicomweb and not (args.study or args.dicom_out):
+        raise InputError("--dicomweb needs --study UID (to read from it) or --dicom-out DIR (to store results in it)")
+    inputs = read_sequences(args)
+    images = inputs.images
+    if args.dicom_out:
+        from .dicom.export import require_dicom_sources
+
+        require_dicom_sources(inputs.sources)
     if roi is not None:
         for name in ("t2", "t1ce"):  # every task's grid is one of these: refuse before any preprocessing
             roi.voxel_box(images[name], name)
@@ -239,12 +257,27 @@ def _cmd_run(args) -> None:
     expected = sum(len(spec.outputs) for spec in task_specs().values()) * max(map(volume_bytes, images.values()))
     with guard_output(args.out, input_paths(args), args.overwrite, expected):
         progress = _progress_for(args)
-        run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress,
-                       case_id=Path(args.t1ce).resolve().parent.name)
+        run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress, case_id=inputs.case_id)
         write_run(run, args.out, replace=True)
         progress.update("done", 1.0, f"results in {args.out}")
         progress.close()
     print_run_summary(run.result, args.out)
+    if args.dicom_out:
+        _export_dicom(run, inputs, args)
+
+
+def _export_dicom(run, inputs, args) -> None:
+    """DICOM objects after the run's own files, which stay whatever happens to the DICOM side."""
+    from .dicom.dicomweb import DicomWebServer
+    from .dicom.export import export_dicom
+
+    server = DicomWebServer(args.dicomweb) if args.dicomweb else None
+    try:
+        written = export_dicom(run.result, run.images, inputs.sources, args.dicom_out, server=server)
+    except InputError as error:
+        raise InputError(f"{error} (run results kept in {args.out})") from None
+    stored = f", stored on {args.dicomweb}" if server else ""
+    print(f"DICOM: {', '.join(written['files'])} in {args.dicom_out} ({written['seconds']:.1f} s{stored})")
 
 
 def _cmd_train(args) -> None:

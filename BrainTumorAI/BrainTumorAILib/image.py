@@ -157,14 +157,9 @@ def _check_nifti_as_stored(path: Path, name: str) -> None:
 
 
 def _read_dicom_series(folder: Path, name: str) -> sitk.Image:
-    series = sitk.ImageSeriesReader.GetGDCMSeriesIDs(str(folder))
-    if not series:
-        raise InputError(f"{name}: no DICOM series in folder {folder}")
-    if len(series) > 1:
-        raise InputError(f"{name}: folder {folder} holds {len(series)} DICOM series; give one series a folder")
-    reader = sitk.ImageSeriesReader()
-    reader.SetFileNames(sitk.ImageSeriesReader.GetGDCMSeriesFileNames(str(folder), series[0]))
-    return reader.Execute()
+    from .dicom.series import read_folder  # slices sorted by position, holes and mixed geometry refused
+
+    return read_folder(folder, name).image
 
 
 def validate_image(image: sitk.Image, name: str = "image") -> None:

@@ -36,6 +36,9 @@ REQUIREMENTS = (
     "jsonschema>=4.18,<5",
     "psutil>=5.9,<8",
     "deepbet>=1.0.2,<2",
+    "pydicom>=3.0,<4",
+    "highdicom>=0.28,<0.29",
+    "dicomweb-client>=0.61,<0.62",
 )
 PROTECTED = ("numpy", "SimpleITK")  # Slicer's own builds
 
