@@ -71,7 +71,8 @@ def test_each_object_references_its_source_series(sources):
             first.PatientID, first.PatientName, first.StudyInstanceUID)
     referenced = {name: {s.SeriesInstanceUID for s in objects[name].ReferencedSeriesSequence}
                   for name in ("mets-3d_seg.dcm", "gbm-met_cam.dcm")}
-    assert referenced == {"mets-3d_seg.dcm": {sources["t1ce"].series_uid}, "gbm-met_cam.dcm": {sources["t2"].series_uid}}
+    assert referenced == {"mets-3d_seg.dcm": {sources["t1ce"].series_uid},
+                          "gbm-met_cam.dcm": {sources["t2"].series_uid}}
     assert "DEMO WEIGHTS" in objects["mets-3d_seg.dcm"].SeriesDescription
 
 
@@ -112,7 +113,8 @@ def test_no_lesion_means_no_seg_and_no_lesion_groups(sources):
     assert "mets-3d_seg.dcm" not in objects
     sr = hd.sr.Comprehensive3DSR.from_dataset(objects["report_sr.dcm"])
     assert sr.content.get_volumetric_roi_measurement_groups() == []
-    count = next(g for g in sr.content.get_image_measurement_groups() if g.tracking_identifier == "mets-3d lesion count")
+    count = next(g for g in sr.content.get_image_measurement_groups()
+                 if g.tracking_identifier == "mets-3d lesion count")
     assert count.get_measurements(name=codes.LESION_COUNT)[0].value == 0
 
 

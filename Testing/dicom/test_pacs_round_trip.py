@@ -209,7 +209,8 @@ def test_round_trip_through_orthanc(orthanc, head, models, tmp_path, capfd):
     mapping = cam.SharedFunctionalGroupsSequence[0].RealWorldValueMappingSequence[0]
     cam_nifti = sitk.ReadImage(str(out / "tumour-type_cam.nii.gz"))
     expected = sitk.GetArrayFromImage(cam_nifti)
-    placed = {k: frame.astype(float) * float(mapping.RealWorldValueSlope) for k, frame, _ in frames_on_grid(cam, cam_nifti)}
+    placed = {k: frame.astype(float) * float(mapping.RealWorldValueSlope)
+              for k, frame, _ in frames_on_grid(cam, cam_nifti)}
     assert sorted(placed) == list(range(expected.shape[0]))
     assert max(np.abs(placed[k] - expected[k]).max() for k in placed) <= 0.5 / 65535 + 1e-7
 
@@ -260,7 +261,8 @@ def test_server_down_when_storing_keeps_the_local_results(head, models, tmp_path
     assert status == cli.EXIT_BAD_INPUT
     # the run itself succeeded and printed its summary; then one error line, the last
     assert [line for line in err.splitlines() if "error" in line.lower()] == err.splitlines()[-1:]
-    one_error_line(err.splitlines()[-1], r"cannot be reached \(storing the results\).*kept in .*dicom.*run results kept in")
+    one_error_line(err.splitlines()[-1],
+                   r"cannot be reached \(storing the results\).*kept in .*dicom.*run results kept in")
     assert (out / "result.json").is_file() and (out / "tumour-type_cam.nii.gz").is_file()
     assert sorted(p.name for p in dicom_out.iterdir()) == ["report_sr.dcm", "tumour-type_cam.dcm"]
 
@@ -274,7 +276,8 @@ def test_a_study_without_a_t2_series_is_refused_naming_its_series(orthanc, head,
     status, _, err = main_in_process(["run", "--dicomweb", orthanc, "--study", study.study_uid,
                                       "--out", tmp_path / "out"], capfd)
     assert status == cli.EXIT_BAD_INPUT
-    one_error_line(err, r"t2: study .* has no series named like t2 \(its series: (?=.*T1 post contrast)(?=.*localizer).*\); "
+    one_error_line(err, r"t2: study .* has no series named like t2 "
+                        r"\(its series: (?=.*T1 post contrast)(?=.*localizer).*\); "
                         r"name one with --t2 series:UID")
 
 
