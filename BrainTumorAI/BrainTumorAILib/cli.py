@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     _add_overwrite(run)
     _add_limits(run)
+    run.add_argument("--quality-thresholds", type=Path, metavar="FILE",
+                     help="JSON file overriding input quality thresholds (defaults: BrainTumorAILib/quality/thresholds.py)")
     _add_progress(run)
 
     train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
@@ -204,7 +206,7 @@ def read_sequences(args) -> dict:
 def input_paths(args) -> list:
     """The files and folders the command reads: never to be written over."""
     return [getattr(args, name) for name in SEQUENCES if getattr(args, name, None)] + \
-        [path for path in (getattr(args, "roi", None),) if path]
+        [path for path in (getattr(args, "roi", None), getattr(args, "quality_thresholds", None)) if path]
 
 
 def _cmd_preprocess(args) -> None:
@@ -230,7 +232,9 @@ def _cmd_run(args) -> None:
 
     from .catalog import TASK_CATALOG
     from .outputs import guard_output, volume_bytes
+    from .quality import load_thresholds
 
+    thresholds = load_thresholds(args.quality_thresholds)
     roi = load_roi(args.roi, args.roi_ras)
     images = read_sequences(args)
     if roi is not None:
@@ -241,7 +245,8 @@ def _cmd_run(args) -> None:
     with guard_output(args.out, input_paths(args), args.overwrite, expected):
         progress = _progress_for(args)
         run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress,
-                       case_id=Path(args.t1ce).resolve().parent.name)
+                       case_id=Path(args.t1ce).resolve().parent.name, quality_thresholds=thresholds,
+                       quality_thresholds_file=str(args.quality_thresholds) if args.quality_thresholds else None)
         write_run(run, args.out, replace=True)
         progress.update("done", 1.0, f"results in {args.out}")
         progress.close()

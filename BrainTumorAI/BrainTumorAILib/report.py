@@ -20,7 +20,7 @@ from .catalog import TASK_CATALOG
 from .errors import InputError
 from .models.registry import ModelRegistry
 from .report_images import choose_key_slices, cut_axial_slice, png_data_uri, render_axial_slice
-from .report_text import LESION_COLUMNS, class_name, flat_lesion, number, verdict_line
+from .report_text import LESION_COLUMNS, class_name, flat_lesion, number, quality_lines, verdict_line
 from .roi import BoxROI
 
 STYLE = """
@@ -286,6 +286,24 @@ def _timings_section(timings: dict) -> str:
             "stage is in bold.</p>")
 
 
+def _quality_section(quality: dict | None) -> str:
+    """Input quality: every check of every sequence and task, the ones that are not ok first."""
+    if not quality:
+        return ""
+    rows = [(scope, name, check, record) for scope in ("tasks", "sequences")
+            for name, entry in quality.get(scope, {}).items() for check, record in entry["checks"].items()]
+    rows.sort(key=lambda row: row[3]["status"] == "ok")
+    cells = "".join(
+        f"<tr class='quality-{_e(r['status'])}'><td>{_e(name)}</td><td>{_e(check)}</td><td>{_e(r['status'])}</td>"
+        f"<td class='num'>{_e(r['value'])}</td><td class='num'>{_e(r['threshold'])}</td><td>{_e(r['message'])}</td></tr>"
+        for _, name, check, r in rows)
+    source = quality.get("thresholds_file") or "the defaults (BrainTumorAILib/quality/thresholds.py)"
+    return (f"<h2 id='quality'>Input quality: {_e(quality['status'])}</h2>"
+            "<table><tr><th>Task or sequence</th><th>Check</th><th>Status</th><th>Value</th><th>Threshold</th>"
+            f"<th>Meaning</th></tr>{cells}</table><p class='meta'>Thresholds: {_e(source)}. A task marked "
+            "unreliable answered on inputs it was not built for: do not use its answer.</p>")
+
+
 def _notes_section(notes: list[str]) -> str:
     if not notes:
         return ""
@@ -296,6 +314,8 @@ def _summary(result: dict) -> str:
     items = [f"<li><a href='#{_e(task)}'>{_e(_title(task))}</a>: <b>{_e(verdict_line(task, entry))}</b></li>"
              for task, entry in result.get("tasks", {}).items()]
     items += [f"<li>{_e(note)}</li>" for note in result.get("notes", []) if "skipped" in note]
+    items += [f"<li class='warning'><a href='#quality'>Input quality</a>: {_e(line.strip())}</li>"
+              for line in quality_lines(result.get("quality"))[1:]]
     return "<div class='summary'><h2>Summary</h2><ul>" + "".join(items) + "</ul></div>"
 
 
@@ -311,6 +331,7 @@ def build_report(run) -> str:
     parts.append(f"<div class='warning'>{_e(DISCLAIMER)}</div>")
     parts.append(_summary(result))
     parts.append(_inputs_section(result))
+    parts.append(_quality_section(result.get("quality")))
     parts += [_task_section(task, run) for task in result.get("tasks", {})]
     parts.append(_models_section(result))
     parts.append(_timings_section(result.get("timings_s", {})))
