@@ -22,18 +22,20 @@ CONTRASTS = {"t1ce": (1.0, 0.68, 0.22), "t1": (1.0, 0.65, 0.22), "t2": (0.45, 0.
 
 
 def tissues(seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A brain-like ellipsoid of white matter, grey matter and CSF in folds; (labels, brain)."""
+    """A brain-like ellipsoid of white matter, grey matter and CSF in folds inside a scalp, in air;
+    (labels: 0 wm, 1 gm, 2 csf, 3 scalp, -1 air; brain)."""
     z, y, x = np.indices(SHAPE)
-    brain = ((z - 20) / 17) ** 2 + ((y - 24) / 21) ** 2 + ((x - 24) / 21) ** 2 < 1
+    radius = ((z - 20) / 15) ** 2 + ((y - 24) / 19) ** 2 + ((x - 24) / 19) ** 2
+    brain, head = radius < 1, radius < 1.3
     field = gaussian_filter(np.random.default_rng(seed).normal(size=SHAPE), 2.0)
-    labels = np.where(field > 0.04, 1, 0) + np.where(field < -0.06, 2, 0)  # 0 wm, 1 gm, 2 csf
-    return np.where(brain, labels, -1), brain
+    labels = np.where(field > 0.04, 1, 0) + np.where(field < -0.06, 2, 0)
+    return np.where(brain, labels, np.where(head, 3, -1)), brain
 
 
 def render(labels: np.ndarray, contrast: str, seed: int) -> np.ndarray:
-    values = np.select([labels == 0, labels == 1, labels == 2], CONTRASTS[contrast], 0.05)
+    values = np.select([labels == 0, labels == 1, labels == 2, labels == 3], (*CONTRASTS[contrast], 0.6), 0.02)
     image = gaussian_filter(values, 0.7) + np.random.default_rng(seed).normal(0, 0.02, SHAPE)
-    inside = labels >= 0
+    inside = (labels >= 0) & (labels < 3)
     return ((image - image[inside].mean()) / image[inside].std()).astype(np.float32)
 
 

@@ -13,7 +13,7 @@ from .checks import check
 from .view import QualityView
 
 PERCENTILES = (1, 5, 25, 50, 75, 95, 99)
-MIN_WIDTH = 0.1  # z units: a range narrower than this is widened, or one case would flag everything
+MIN_WIDTH = 0.25  # z units: a range narrower than this is widened, or one case would flag everything
 
 
 def intensity_statistics(view: QualityView, name: str) -> dict[str, float]:

@@ -3,8 +3,8 @@
 Tissue classes come from the T2's intensity ranks inside the brain (T2: CSF brightest, white
 matter darkest): its lowest 40 % are mostly white matter, 45-75 % grey matter, the top 8 % CSF.
 A T1-weighted volume has white matter brighter than grey matter and CSF; a FLAIR has CSF darker
-than grey matter and white matter darker than grey matter. A T2 or FLAIR called T1CE breaks the
-first, a T2 called FLAIR the second.
+than grey matter (a T2 has it brighter). A T2 or FLAIR called T1CE breaks the first, a T2 called
+FLAIR the second.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ANCHOR = "t2"
 CLASSES = {"wm": (0, 40), "gm": (45, 75), "csf": (92, 100)}  # percentile bands of the T2 in the brain
 # (brighter class, darker class) pairs each contrast must keep
 RELATIONS = {"t1ce": (("wm", "gm"), ("wm", "csf")), "t1": (("wm", "gm"), ("wm", "csf")),
-             "flair": (("gm", "csf"), ("gm", "wm"))}
+             "flair": (("gm", "csf"),)}
 EXPECTED = {"t1ce": "T1-weighted", "t1": "T1-weighted", "flair": "FLAIR"}
 
 
