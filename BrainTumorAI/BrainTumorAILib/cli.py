@@ -226,13 +226,12 @@ def _cmd_preprocess(args) -> None:
 
 
 def _cmd_run(args) -> None:
-    from .roi import load_roi
-    from .report_text import print_run_summary
-    from .runner import run_case, write_run
-
     from .catalog import TASK_CATALOG
     from .outputs import guard_output, volume_bytes
     from .quality import load_thresholds
+    from .report_text import print_run_summary
+    from .roi import load_roi
+    from .runner import run_case, write_run
 
     thresholds = load_thresholds(args.quality_thresholds)
     roi = load_roi(args.roi, args.roi_ras)
