@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "(DICOM inputs); with --dicomweb they are stored there too")
     _add_overwrite(run)
     _add_limits(run)
+    run.add_argument("--quality-thresholds", type=Path, metavar="FILE",
+                     help="JSON file overriding input quality thresholds (defaults: BrainTumorAILib/quality/thresholds.py)")
     _add_progress(run)
 
     train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
@@ -215,7 +217,7 @@ def read_sequences(args):
 def input_paths(args) -> list:
     """The files and folders the command reads: never to be written over."""
     return [getattr(args, name) for name in SEQUENCES if getattr(args, name, None)] + \
-        [path for path in (getattr(args, "roi", None),) if path]
+        [path for path in (getattr(args, "roi", None), getattr(args, "quality_thresholds", None)) if path]
 
 
 def _cmd_preprocess(args) -> None:
@@ -237,10 +239,12 @@ def _cmd_preprocess(args) -> None:
 def _cmd_run(args) -> None:
     from .catalog import task_specs
     from .outputs import guard_output, volume_bytes
+    from .quality import load_thresholds
     from .report.text import print_run_summary
     from .roi import load_roi
     from .runner import run_case, write_run
 
+    thresholds = load_thresholds(args.quality_thresholds)
     roi = load_roi(args.roi, args.roi_ras)
     if args.dicomweb and not (args.study or args.dicom_out):
         raise InputError("--dicomweb needs --study UID (to read from it) or --dicom-out DIR (to store results in it)")
@@ -257,7 +261,9 @@ def _cmd_run(args) -> None:
     expected = sum(len(spec.outputs) for spec in task_specs().values()) * max(map(volume_bytes, images.values()))
     with guard_output(args.out, input_paths(args), args.overwrite, expected):
         progress = _progress_for(args)
-        run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress, case_id=inputs.case_id)
+        run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress, case_id=inputs.case_id,
+                       quality_thresholds=thresholds,
+                       quality_thresholds_file=str(args.quality_thresholds) if args.quality_thresholds else None)
         write_run(run, args.out, replace=True)
         progress.update("done", 1.0, f"results in {args.out}")
         progress.close()

@@ -23,6 +23,7 @@ from .outputs import staged_output
 from .preprocessing import PreprocessOptions, Preprocessor
 from .preprocessing.pipeline import shared_steps
 from .progress import NullProgress
+from .quality import assess_quality, load_thresholds
 from .report.html import write_report
 from .roi import BoxROI
 from .tasks.context import TaskContext
@@ -102,10 +103,12 @@ class SharedPreprocessing:
 
 
 def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "all", device: str = "auto",
-             progress=None, registry: ModelRegistry | None = None, case_id: str | None = None) -> RunResult:
+             progress=None, registry: ModelRegistry | None = None, case_id: str | None = None,
+             quality_thresholds: dict | None = None, quality_thresholds_file: str | None = None) -> RunResult:
     """Run the tasks on validated input images; returns what `write_run` writes.
 
-    `case_id` only labels result.json and the report (e.g. the inputs' folder name)."""
+    `case_id` only labels result.json and the report (e.g. the inputs' folder name);
+    `quality_thresholds` (default: quality.default_thresholds()) judge the inputs (result.json's `quality`)."""
     progress = progress or NullProgress()
     registry = registry or ModelRegistry.load()
     specs, notes = select_tasks(tasks, images, roi, registry)
@@ -133,10 +136,27 @@ def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "al
         run.images.update(output.images)
         run.lesions.extend({"task": spec.name, **row} for row in output.lesions)
         part.update(spec.name, 1.0, "done")
+    if shared.preprocessors:
+        start = time.perf_counter()
+        progress.update("quality", 1.0, "input quality checks")
+        run.result["quality"] = assess_quality(
+            next(iter(shared.preprocessors.values())), _quality_inputs(specs, images, registry),
+            quality_thresholds or load_thresholds(), quality_thresholds_file)
+        run.result["timings_s"]["quality"] = round(time.perf_counter() - start, 3)
     run.result["timings_s"].update(shared.timings)
     run.preprocessed = {case.reference: case for case in shared.cases.values()}
     run.result["timings_s"]["total"] = round(time.perf_counter() - total_start, 3)
     return run
+
+
+def _quality_inputs(specs, images: dict, registry: ModelRegistry) -> dict:
+    """{task: (the sequences its model set reads, its card's training input statistics)}."""
+    inputs = {}
+    for spec in specs:
+        model_set = registry.default_for(spec.name)
+        used = [name for name in dict.fromkeys([*spec.sequences, *model_set.entry.get("inputs", [])]) if name in images]
+        inputs[spec.name] = (used, model_set.card().get("input_statistics"))
+    return inputs
 
 
 def _run_with_cpu_fallback(spec, context: TaskContext):

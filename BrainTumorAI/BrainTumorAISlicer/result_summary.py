@@ -1,4 +1,5 @@
-"""The results area's text, from result.json: verdicts, class probabilities, lesions, model sets."""
+"""The results area's text, from result.json: verdicts, class probabilities, lesions, model sets,
+input quality."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ class ResultSummary:
     probabilities: str  # tumour-type class probabilities
     lesions: str  # lesion count per detection task
     model_sets: str  # model set per task with its notice
+    quality: str = NOT_RUN  # input quality: overall, then each task that is not ok and why
 
 
 def summarize(result: dict) -> ResultSummary:
@@ -33,7 +35,20 @@ def summarize(result: dict) -> ResultSummary:
         lesions="\n".join(lesions) or NOT_RUN,
         model_sets="\n".join(_model_set_line(task, info) for task, info in (result.get("models") or {}).items()
                              if info) or NOT_RUN,
+        quality=_quality_text(result.get("quality")),
     )
+
+
+def _quality_text(quality: dict | None) -> str:
+    """"ok", or the overall status and, per task that is not ok, its status and the problems."""
+    if not quality:
+        return NOT_RUN
+    lines = [f"inputs: {quality['status']}"]
+    for task, entry in quality.get("tasks", {}).items():
+        problems = list(dict.fromkeys(r["message"] for r in entry["checks"].values() if r["status"] != "ok"))
+        if problems:
+            lines.append(f"{task}: {entry['status'].upper()} — " + "; ".join(problems))
+    return "\n".join(lines)
 
 
 def _model_set_line(task: str, info: dict) -> str:

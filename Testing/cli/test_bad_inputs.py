@@ -25,7 +25,7 @@ import BrainTumorAILib.preprocessing as preprocessing_package
 import BrainTumorAILib.runner as runner_module
 from BrainTumorAILib.outputs import guard_output
 from BrainTumorAILib.synthetic import make_case
-from test_cli import braintumorai, check_refused, file_hashes, main_in_process
+from test_cli import braintumorai, check_refused, file_hashes, main_in_process, private_registry  # noqa: F401
 
 FAST = ["--brain-extraction", "none", "--no-bias-correction", "--resample-mm", "3"]
 
@@ -137,6 +137,10 @@ PROBES = {
                                           _ten_mm_header),
     "more voxels than allowed": Probe("preprocess --t1ce {t1ce} --t2 {t2} --out {tmp}/out --max-voxels 1000 {fast}",
                                       r"t1ce: \d+ voxels .* exceed the limit of 1000 \(--max-voxels\)"),
+    "quality thresholds with an unknown key": Probe(
+        "run --t1ce {t1ce} --t2 {t2} --out {tmp}/out --tasks tumour-type --quality-thresholds {tmp}/q.json",
+        r"quality thresholds .*q\.json: unknown key 'coverage'", lambda case, tmp: (tmp / "q.json").write_text(
+            '{"coverage": 0.5}')),
     "bad stage timeout": Probe("run --t1ce {t1ce} --t2 {t2} --out {tmp}/out --tasks tumour-type --stage-timeout 0",
                                r"--stage-timeout must be positive"),
 }
@@ -212,3 +216,30 @@ def test_a_stage_running_past_the_stage_timeout_ends_the_command_cleanly(case, t
     check_refused(result.returncode, result.stdout, result.stderr,
                   r"stage '\w+' ran longer than --stage-timeout 0\.01 s")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_head_on_a_10_mm_grid_is_answered_but_marked_unreliable(case, private_registry, tmp_path, capfd):
+    """finding: a head on a 10 mm grid got GBM 0.99 with no warning."""
+    coarse = {}
+    for name in ("t1ce", "t2"):
+        image = sitk.ReadImage(str(case.files[name]))
+        grid = sitk.Image([int(np.ceil(n * s / 10.0)) for n, s in zip(image.GetSize(), image.GetSpacing())],
+                          sitk.sitkFloat32)
+        grid.SetSpacing((10.0, 10.0, 10.0))
+        grid.SetOrigin(image.GetOrigin())
+        grid.SetDirection(image.GetDirection())
+        coarse[name] = tmp_path / f"{name}.nii.gz"
+        _write(sitk.Resample(sitk.Cast(image, sitk.sitkFloat32), grid), coarse[name])
+    roi = json.loads((case.folder / "truth.json").read_text())["roi_ras_by_sequence"]["t2"]
+    out = tmp_path / "out"
+    status, _, err_text = main_in_process(
+        ["run", "--t1ce", coarse["t1ce"], "--t2", coarse["t2"], "--out", out, "--tasks", "gbm-met", "--device", "cpu",
+         "--roi-ras", ",".join(f"{v:g}" for v in roi)], capfd)
+    assert status == 0, err_text
+    quality = json.loads((out / "result.json").read_text())["quality"]
+    task = quality["tasks"]["gbm-met"]
+    assert task["status"] == "unreliable" and quality["status"] in ("unreliable", "failed")
+    assert task["checks"]["t2_in_plane_mm"] == {"status": "unreliable", "value": 10.0, "threshold": 1.5,
+                                                "message": task["checks"]["t2_in_plane_mm"]["message"]}
+    assert "gbm-met UNRELIABLE: t2 in-plane spacing 10.0 mm is coarser than" in err_text
+    assert "Input quality: unreliable" in (out / "report.html").read_text()

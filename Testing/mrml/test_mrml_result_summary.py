@@ -35,3 +35,16 @@ def test_model_sets_carry_their_notice_and_demo_sets_always_say_so():
 def test_tasks_that_did_not_run_say_so():
     summary = summarize({"tasks": {"gbm-met": RESULT["tasks"]["gbm-met"]}, "models": {}})
     assert (summary.probabilities, summary.lesions, summary.model_sets) == (NOT_RUN, NOT_RUN, NOT_RUN)
+
+
+def test_input_quality_names_the_unreliable_tasks_and_their_problems():
+    quality = {"status": "unreliable", "tasks": {
+        "gbm-met": {"status": "unreliable", "checks": {
+            "t2_in_plane_mm": {"status": "unreliable", "value": 10.0, "threshold": 1.5,
+                               "message": "t2 in-plane spacing 10.0 mm is coarser than the 1.5 mm gbm-met was built for"},
+            "t1ce_input": {"status": "ok", "value": 1.0, "threshold": 0.8, "message": "t1ce: input checks passed"}}},
+        "tumour-type": {"status": "ok", "checks": {}}}}
+    assert summarize({**RESULT, "quality": quality}).quality == (
+        "inputs: unreliable\ngbm-met: UNRELIABLE — t2 in-plane spacing 10.0 mm is coarser than the 1.5 mm "
+        "gbm-met was built for")
+    assert summarize(RESULT).quality == NOT_RUN

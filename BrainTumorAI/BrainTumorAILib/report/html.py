@@ -19,9 +19,10 @@ from ..catalog import LESION_COLUMNS, flat_lesion, number, task_specs, verdict_l
 from ..errors import InputError
 from ..image import LPS_RAS_FLIP
 from ..models.registry import ModelRegistry
+from ..roi import BoxROI
 from .images import choose_key_slices, cut_axial_slice, png_data_uri, render_axial_slice
 from .markup import escape, pairs, table
-from ..roi import BoxROI
+from .text import quality_lines
 
 STYLE = """
 body{font-family:sans-serif;max-width:62em;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}
@@ -110,7 +111,7 @@ def _lesion_cell(row: dict, key: str, spec: str) -> str:
     return f"<td>{escape('' if value is None else value)}</td>"
 
 
-def _lesion_table(rows: list[dict]) -> str:
+def _lesiontable(rows: list[dict]) -> str:
     if not rows:
         return ""
     cells = [[_lesion_cell(row, key, spec) for key, _, _, spec in LESION_COLUMNS]
@@ -177,7 +178,7 @@ def _task_section(task: str, run) -> str:
     files = [name for name in run.images if name.startswith(f"{task}_")]
     geometry_of = _geometry_of(task).upper()
     parts = [f"<h2 id='{escape(task)}'>{escape(_title(task))}</h2>",
-             f"<p class='verdict'>{escape(verdict_line(task, entry))}</p>", details, _lesion_table(lesions),
+             f"<p class='verdict'>{escape(verdict_line(task, entry))}</p>", details, _lesiontable(lesions),
              _key_slice_figures(task, run, lesions)]
     if files:
         parts.append(f"<p class='meta'>Files: {escape(', '.join(sorted(files)))} (in the {geometry_of} input's "
@@ -237,6 +238,24 @@ def _timings_section(timings: dict) -> str:
             "stage is in bold.</p>")
 
 
+def _quality_section(quality: dict | None) -> str:
+    """Input quality: every check of every sequence and task, the ones that are not ok first."""
+    if not quality:
+        return ""
+    rows = [(scope, name, check, record) for scope in ("tasks", "sequences")
+            for name, entry in quality.get(scope, {}).items() for check, record in entry["checks"].items()]
+    rows.sort(key=lambda row: row[3]["status"] == "ok")
+    cells = "".join(
+        f"<tr class='quality-{escape(r['status'])}'><td>{escape(name)}</td><td>{escape(check)}</td><td>{escape(r['status'])}</td>"
+        f"<td class='num'>{escape(r['value'])}</td><td class='num'>{escape(r['threshold'])}</td><td>{escape(r['message'])}</td></tr>"
+        for _, name, check, r in rows)
+    source = quality.get("thresholds_file") or "the defaults (BrainTumorAILib/quality/thresholds.py)"
+    return (f"<h2 id='quality'>Input quality: {escape(quality['status'])}</h2>"
+            "<table><tr><th>Task or sequence</th><th>Check</th><th>Status</th><th>Value</th><th>Threshold</th>"
+            f"<th>Meaning</th></tr>{cells}</table><p class='meta'>Thresholds: {escape(source)}. A task marked "
+            "unreliable answered on inputs it was not built for: do not use its answer.</p>")
+
+
 def _notes_section(notes: list[str]) -> str:
     if not notes:
         return ""
@@ -247,6 +266,8 @@ def _summary(result: dict) -> str:
     items = [f"<li><a href='#{escape(task)}'>{escape(_title(task))}</a>: <b>{escape(verdict_line(task, entry))}</b></li>"
              for task, entry in result.get("tasks", {}).items()]
     items += [f"<li>{escape(note)}</li>" for note in result.get("notes", []) if "skipped" in note]
+    items += [f"<li class='warning'><a href='#quality'>Input quality</a>: {escape(line.strip())}</li>"
+              for line in quality_lines(result.get("quality"))[1:]]
     return "<div class='summary'><h2>Summary</h2><ul>" + "".join(items) + "</ul></div>"
 
 
@@ -262,6 +283,7 @@ def build_report(run) -> str:
     parts.append(f"<div class='warning'>{escape(DISCLAIMER)}</div>")
     parts.append(_summary(result))
     parts.append(_inputs_section(result))
+    parts.append(_quality_section(result.get("quality")))
     parts += [_task_section(task, run) for task in result.get("tasks", {})]
     parts.append(_models_section(result))
     parts.append(_timings_section(result.get("timings_s", {})))

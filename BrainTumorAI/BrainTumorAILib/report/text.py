@@ -33,6 +33,18 @@ def lesion_table_lines(lesions: list[dict], limit: int = MAX_PRINTED_LESIONS) ->
     return lines
 
 
+def quality_lines(quality: dict | None) -> list[str]:
+    """The input quality in a few lines: the overall status, then each problem of each task."""
+    if not quality:
+        return []
+    lines = [f"input quality: {quality['status']}"]
+    for task, entry in quality.get("tasks", {}).items():
+        for record in entry["checks"].values():
+            if record["status"] != "ok":
+                lines.append(f"  {task} {record['status'].upper()}: {record['message']}")
+    return lines
+
+
 def print_run_summary(result: dict, out_dir: Path) -> None:
     """The verdicts in a few lines (stdout stays JSON-only under --progress json: use stderr)."""
     stream = sys.stderr
@@ -42,6 +54,8 @@ def print_run_summary(result: dict, out_dir: Path) -> None:
             print(f"  {entry['notice']}", file=stream)
         for line in lesion_table_lines(entry.get("lesions") or []):
             print(f"    {line}", file=stream)
+    for line in quality_lines(result.get("quality")):
+        print(line, file=stream)
     for note in result["notes"]:
         print(f"note: {note}", file=stream)
     print(f"results: {out_dir}/result.json, report: {out_dir}/report.html", file=stream)

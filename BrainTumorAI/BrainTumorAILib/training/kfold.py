@@ -11,6 +11,7 @@ from pathlib import Path
 from ..models.atomic import write_json
 from ..models.weights import load_weights
 from ..progress import NullProgress
+from ..quality.reference import reference_statistics
 from .adapter import TaskAdapter
 from .cases import Case
 from .config import TrainingConfig
@@ -57,6 +58,10 @@ def run_kfold(adapter: TaskAdapter, cases: list[Case], config: TrainingConfig, o
             metrics = adapter.summarise(pooled, cases, out_dir)
             model_set = {"task": adapter.task, **adapter.model_set_entry(config),
                          "folds": [weight_file_entry(r, out_dir) for r in results]}
+            progress.update("evaluating", 0.97, "input statistics of the training cases (for run-time checks)")
+            statistics = reference_statistics(cases, model_set["inputs"])
+            if statistics is not None:
+                model_set["input_statistics"] = statistics
             report = write_report(out_dir, adapter.task, config, cases, splits, results, metrics, model_set,
                                   ctx.world_size)
             progress.update("done", 1.0, f"training report in {out_dir}")

@@ -31,6 +31,7 @@ def build_card_and_entry(report: dict, name: str, version: str, demo: bool, data
                               "splits": {f"fold_{f['fold']}_test": len(f["test"]) for f in report["folds"]}},
             "training": report["config"], "metrics": fields["metrics"], "intended_use": intended_use,
             "limitations": limitations, "files": [{"path": f["path"], "sha256": f["sha256"]} for f in folds],
+            **({"input_statistics": model_set["input_statistics"]} if "input_statistics" in model_set else {}),
             # what else the task reports (tumour-type: the confusion matrix)
             **{key: value for key, value in fields.items() if key not in ("thresholds", "cutoffs", "metrics")}}
     entry = {**common, "thresholds": fields["thresholds"], "folds": folds, "card": "", "default": True}

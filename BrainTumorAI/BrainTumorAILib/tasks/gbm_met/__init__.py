@@ -18,4 +18,6 @@ SPEC = TaskSpec(
                          model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
     },
     demo_set=".training:DEMO_SET",
+    # Shin 2021: clinical axial T2 with 5 mm slices
+    resolution_mm={"t1ce": {"slice": 6.0, "in_plane": 1.5}, "t2": {"slice": 6.0, "in_plane": 1.5}},
 )

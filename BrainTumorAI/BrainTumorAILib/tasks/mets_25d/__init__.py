@@ -19,5 +19,7 @@ SPEC = TaskSpec(
                            model={"context_slices": 3, "image_size": 256}),
     },
     demo_set=".training:DEMO_SET",
+    # Grøvik 2020: 3D sequences of about 1 mm
+    resolution_mm={"t1ce": {"slice": 2.0, "in_plane": 1.5}, "flair": {"slice": 6.0, "in_plane": 1.5}},
     segment_type="metastatic_neoplasm",
 )

@@ -19,5 +19,7 @@ SPEC = TaskSpec(
                            loss={"name": "dice"}, model={"inference_patch_size": [45, 45, 45]}),
     },
     demo_set=".training:DEMO_SET",
+    # Jünger 2021: 3D T1CE resampled to 1 mm
+    resolution_mm={"t1ce": {"slice": 2.0, "in_plane": 1.5}},
     segment_type="metastatic_neoplasm",
 )

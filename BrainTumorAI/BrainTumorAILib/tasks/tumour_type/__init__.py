@@ -16,4 +16,6 @@ SPEC = TaskSpec(
         "chakrabarty2021": dict(loss={"name": "cross_entropy"}, model={"num_classes": 7, "norm": "instance"}),
     },
     demo_set=".training:DEMO_SET",
+    # Chakrabarty 2021: T1CE up to 5 mm slices
+    resolution_mm={"t1ce": {"slice": 6.0, "in_plane": 1.5}},
 )
