@@ -66,6 +66,20 @@ def _tracked_image(mapped: np.ndarray, baseline: sitk.Image, ids: dict[int, int]
     return image
 
 
+def track_lesions(dates: list, labels: list[sitk.Image], baseline: sitk.Image,
+                  to_study: list[np.ndarray]) -> tuple[Trajectory, list[sitk.Image]]:
+    """Lesions measured (axial plane of the baseline's space) and matched over the studies, and each
+    study's labels on the baseline grid with the stable ids. `to_study[k]` maps baseline points
+    to study k's (the identity for the baseline)."""
+    local_sizes = [measure_labels(image, matrix) for image, matrix in zip(labels, to_study)]
+    mapped = [sitk.GetArrayFromImage(map_labels(image, baseline, matrix)) for image, matrix in zip(labels, to_study)]
+    tracks = match_lesions(mapped, [{i: size.centroid_ras for i, size in sizes.items()} for sizes in local_sizes])
+    sizes = [{t.id: local_sizes[k][t.labels[k]] for t in tracks if t.present(k)} for k in range(len(labels))]
+    tracked = [_tracked_image(mapped[k], baseline, {t.labels[k]: t.id for t in tracks if t.present(k)})
+               for k in range(len(labels))]
+    return Trajectory(dates=list(dates), sizes=sizes, tracks=tracks), tracked
+
+
 def _lesion_json(lesion_id: int, size: LesionSize | None, status: str, track) -> dict:
     row = {"id": lesion_id, "status": status, "split_from": track.split_from, "merged_into": None,
            "volume_mm3": None, "longest_diameter_mm": None, "perpendicular_diameter_mm": None, "product_mm2": None,
@@ -112,13 +126,9 @@ def follow_up(studies: list[Study], clinical: dict | None = None, task: str | No
     timings["registration"] = round(time.perf_counter() - start, 3)
 
     start = time.perf_counter()
-    local_sizes = [measure_labels(s.labels, a.matrix) for s, a in zip(studies, alignments)]
-    mapped = [sitk.GetArrayFromImage(map_labels(s.labels, baseline, a.matrix)) for s, a in zip(studies, alignments)]
-    tracks = match_lesions(mapped, [{i: size.centroid_ras for i, size in sizes.items()} for sizes in local_sizes])
-    sizes = [{t.id: local_sizes[k][t.labels[k]] for t in tracks if t.present(k)} for k in range(len(studies))]
-    trajectory = Trajectory(dates=dates, sizes=sizes, tracks=tracks)
-    tracked_labels = [_tracked_image(mapped[k], baseline, {t.labels[k]: t.id for t in tracks if t.present(k)})
-                      for k in range(len(studies))]
+    trajectory, tracked_labels = track_lesions(dates, [s.labels for s in studies], baseline,
+                                               [a.matrix for a in alignments])
+    tracks, sizes = trajectory.tracks, trajectory.sizes
     timings["measurement_matching"] = round(time.perf_counter() - start, 3)
 
     start = time.perf_counter()

@@ -25,7 +25,9 @@ import numpy as np
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
-from ..followup.measurement import measure_mask
+from ..followup.matching import Track
+from ..followup.measurement import LesionSize, measure_mask
+from ..followup.trajectory import Trajectory
 from ..image import copy_geometry, write_image
 from ..preprocessing.transforms import rigid_parameters
 from .acquisition import acquire, sample_acquisition
@@ -109,10 +111,9 @@ def _truth_size(lesion: Lesion, head, world_from_baseline: np.ndarray) -> dict:
     patch voxels across its smallest semi-axis), whatever the acquisitions' voxels."""
     patch = sitk.VectorIndexSelectionCast(render(lesion, head, TRUTH_PATCH_MM).mass, 0) >= MASS_LEVEL
     size = measure_mask(patch, world_from_baseline)
-    if size is None:
-        return {"volume_mm3": 0.0, "longest_diameter_mm": 0.0, "perpendicular_diameter_mm": 0.0}
     return {"volume_mm3": round(size.volume_mm3, 3), "longest_diameter_mm": round(size.longest_diameter_mm, 3),
-            "perpendicular_diameter_mm": round(size.perpendicular_diameter_mm, 3)}
+            "perpendicular_diameter_mm": round(size.perpendicular_diameter_mm, 3),
+            "centroid_ras": [round(v, 3) for v in size.centroid_ras], "axial_s_ras": round(size.axial_s_ras, 3)}
 
 
 def _write_study(folder: Path, acquired: dict, truth: dict) -> None:
@@ -217,6 +218,22 @@ def make_followup(out_dir, kind: str, seed: int, plans: list[StudyPlan], voxel_m
     return folders
 
 
-def study_dates(folders: list[Path]) -> list[str]:
-    """The study dates written in each study's truth."""
-    return [json.loads((Path(f) / "truth.json").read_text())["followup"]["date"] for f in folders]
+def truth_trajectory(folders: list[Path]) -> Trajectory:
+    """The follow-up's truth as a Trajectory (stable ids, sizes of the continuous shapes), the input
+    the response criteria take: their categories on it are the truth's."""
+    truths = [json.loads((Path(folder) / "truth.json").read_text())["followup"] for folder in folders]
+    tracks: dict[int, Track] = {}
+    sizes = []
+    for study, truth in enumerate(truths):
+        present = {}
+        for lesion in truth["lesions"]:
+            track = tracks.setdefault(lesion["id"], Track(id=lesion["id"], first_study=study,
+                                                          split_from=lesion["split_from"]))
+            track.labels[study] = lesion["instance_id"]
+            present[lesion["id"]] = LesionSize(
+                volume_mm3=lesion["volume_mm3"], longest_diameter_mm=lesion["longest_diameter_mm"],
+                perpendicular_diameter_mm=lesion["perpendicular_diameter_mm"],
+                centroid_ras=tuple(lesion["centroid_ras"]), axial_s_ras=lesion["axial_s_ras"])
+        sizes.append(present)
+    return Trajectory(dates=[datetime.date.fromisoformat(t["date"]) for t in truths], sizes=sizes,
+                      tracks=[tracks[i] for i in sorted(tracks)])
