@@ -93,6 +93,10 @@ class FollowupRun:
     def output_dir(self) -> Path:
         return self.run_dir / "output"
 
+    @property
+    def finished(self) -> bool:
+        return not self.process.running
+
     def poll(self) -> list[ProgressEvent]:
         return self.process.poll()
 
@@ -230,6 +234,23 @@ class BrainTumorAIFollowupLogic:
         if study.lesions is not None:
             write_lesion_labels(study.lesions, study.t1ce, folder / "lesions.nrrd")
         return folder
+
+
+def panel_studies(earlier_text: str, date: str, t1ce, t2=None, flair=None, t1=None, lesions=None) -> list[FollowupStudy]:
+    """The panel's studies: one `YYYY-MM-DD=FOLDER` line per earlier study (a run output or its inputs),
+    then the current one (its volumes, and the latest run's lesion segmentation when there is one)."""
+    studies = []
+    for line in earlier_text.splitlines():
+        if not line.strip():
+            continue
+        study_date, separator, folder = line.partition("=")
+        if not separator or not folder.strip():
+            raise BrainTumorAIError(f"write each earlier study as YYYY-MM-DD=FOLDER, got {line.strip()!r}")
+        studies.append(FollowupStudy(study_date.strip(), folder=folder.strip()))
+    current = FollowupStudy(date.strip(), t1ce=t1ce, lesions=lesions)
+    if lesions is None:  # no earlier result for the current volumes: the segmentation task runs on them
+        current.t2, current.flair, current.t1 = t2, flair, t1
+    return studies + [current]
 
 
 def check_studies(studies: list[FollowupStudy], clinical: dict) -> None:

@@ -12,6 +12,7 @@ import slicer.util
 from BrainTumorAILib.followup.colours import lesion_rgb
 from BrainTumorAILib.synthetic.followup import Change, StudyPlan, make_followup
 from BrainTumorAISlicer import BrainTumorAIError, BrainTumorAIFollowupLogic, FollowupStudy
+from BrainTumorAISlicer.followup_logic import panel_studies
 from BrainTumorAISlicer.scene_io import read_volume
 from mrml_scene import mrml_scene_context
 
@@ -99,3 +100,14 @@ def test_a_failed_followup_leaves_the_scene_unchanged(finished, tmp_path):
     with pytest.raises(BrainTumorAIError, match="t1ce"):
         finished["logic"].process(studies, device="cpu")
     assert scene.GetNumberOfNodes() == count
+
+
+def test_panel_studies_from_the_earlier_lines_and_the_current_volumes(finished):
+    t1ce = finished["studies"][0].t1ce
+    studies = panel_studies("2026-01-05=/data/jan\n\n 2026-03-06 = /data/march \n", "2026-05-05", t1ce)
+    assert [(s.date, s.folder) for s in studies[:2]] == [("2026-01-05", "/data/jan"), ("2026-03-06", "/data/march")]
+    assert studies[2].date == "2026-05-05" and studies[2].t1ce is t1ce and studies[2].folder is None
+    lesions = finished["studies"][1].lesions
+    assert panel_studies("", "2026-05-05", t1ce, t2=t1ce, lesions=lesions)[0].t2 is None  # no run needed
+    with pytest.raises(BrainTumorAIError, match="YYYY-MM-DD=FOLDER"):
+        panel_studies("/data/jan", "2026-05-05", t1ce)
