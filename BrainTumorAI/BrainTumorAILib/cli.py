@@ -100,6 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--out", required=True, type=Path)
     benchmark.add_argument("--scales", default="1,2", help="voxel-count multiples to measure")
 
+    synth_followup = commands.add_parser("synth-followup", help="a synthetic patient scanned three times "
+                                         "(response, then regrowth), with known truth")
+    synth_followup.add_argument("--out", required=True, type=Path)
+    synth_followup.add_argument("--kind", default="gbm", help="a synthetic kind (default gbm: the demo patient)")
+    synth_followup.add_argument("--seed", type=int, default=7)
+    synth_followup.add_argument("--voxel-mm", type=float, default=1.0)
+
     followup = commands.add_parser("followup", help="two or more studies of one patient: lesions matched over "
                                    "time, RANO-BM and RANO 2.0 response")
     followup.add_argument("--study", action="append", required=True, metavar="DATE=DIR",
@@ -250,6 +257,17 @@ def _cmd_benchmark(args) -> None:
     print(f"benchmark written to {args.out}")
 
 
+def _cmd_synth_followup(args) -> None:
+    from .synthetic import KINDS
+    from .synthetic.followup import demo_plans, make_followup, study_dates
+
+    if args.kind not in KINDS:
+        raise InputError(f"unknown synthetic kind {args.kind} (choose from {', '.join(KINDS)})")
+    folders = make_followup(args.out, args.kind, args.seed, demo_plans(args.kind), voxel_mm=args.voxel_mm)
+    for date, folder in zip(study_dates(folders), folders):
+        print(f"{date}={folder}")
+
+
 def _cmd_followup(args) -> None:
     from .followup.clinical import load_clinical
     from .followup.pipeline import follow_up
@@ -286,6 +304,7 @@ COMMANDS = {
     "benchmark": _cmd_benchmark,
     "demo": _cmd_demo,
     "followup": _cmd_followup,
+    "synth-followup": _cmd_synth_followup,
 }
 
 

@@ -126,3 +126,14 @@ def test_matching_by_distance_when_masks_do_not_overlap_and_resolved_lesions():
     far = blobs(shape, [(1, (15, 15, 40), 2)])  # 25 mm away: another lesion
     tracks = match_lesions([baseline, far], [centroids(baseline), centroids(far)])
     assert [t.id for t in tracks if t.status(1) == "new"] == [3]
+
+
+def test_a_lesion_of_the_study_before_wins_over_the_site_of_a_resolved_one():
+    shape = (30, 30, 90)
+    baseline = blobs(shape, [(1, (15, 15, 40), 6), (2, (15, 15, 52), 5)])
+    second = blobs(shape, [(1, (15, 15, 40), 3)])                # lesion 2 resolved, lesion 1 shrank
+    third = blobs(shape, [(1, (15, 15, 46), 9)])                 # one lesion over both sites
+    tracks = {t.id: t for t in match_lesions([baseline, second, third],
+                                             [centroids(baseline), centroids(second), centroids(third)])}
+    assert tracks[1].labels == {0: 1, 1: 1, 2: 1}
+    assert tracks[2].status(1) == "resolved" and tracks[2].merged_into == {}

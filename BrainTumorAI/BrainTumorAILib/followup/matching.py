@@ -3,7 +3,7 @@
 Every study's labels are first mapped onto the baseline's grid. A later study's lesions are
 compared with each known lesion's most recent mask: the overlap (Dice) decides first, the
 distance between centroids (within `max_distance_mm`, for lesions of the study just before)
-second; the one-to-one assignment minimising that cost is scipy's `linear_sum_assignment`.
+second, the overlap with a lesion that had resolved last; the one-to-one assignment minimising that cost is scipy's `linear_sum_assignment`.
 Then an unassigned lesion that overlaps an assigned one's earlier mask is a fragment of it
 (`split_from`, as RECIST 1.1 treats a fragmenting lesion: the fragments' diameters add up), a
 known lesion whose earlier mask overlaps a lesion assigned to another is merged into it, any
@@ -20,6 +20,7 @@ from scipy.optimize import linear_sum_assignment
 
 MAX_DISTANCE_MM = 15.0  # a lesion moving farther than this between studies (after registration) is another lesion
 UNMATCHABLE = 1e6
+RESOLVED_PENALTY = 2.0  # overlap costs 0-1, distance 1-2: a lesion of the study before always wins
 
 
 @dataclass
@@ -78,6 +79,8 @@ def match_lesions(label_maps: Sequence[np.ndarray], centroids: Sequence[dict[int
                 shared = overlap.get((track_id, label), 0)
                 if shared:
                     cost[row, column] = 1.0 - 2.0 * shared / (latest_size[track_id] + current_size[label])
+                    if not tracks[track_id].present(study - 1):  # a resolved lesion's old site comes last
+                        cost[row, column] += RESOLVED_PENALTY
                 elif tracks[track_id].present(study - 1):
                     distance = np.linalg.norm(np.asarray(centroids[study][label]) - last_centroid[track_id])
                     if distance <= max_distance_mm:

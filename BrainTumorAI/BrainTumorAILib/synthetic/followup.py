@@ -64,6 +64,13 @@ class StudyPlan:
     rotation_deg: float | None = None  # None: random within MAX_ROTATION_DEG
 
 
+# The demo follow-up: a response at the first follow-up, regrowth from that nadir at the second
+# (with a new 12 mm metastasis when the case has metastases).
+def demo_plans(kind: str) -> list[StudyPlan]:
+    new = (12.0,) if kind in ("metastasis", "metastases") else ()
+    return [StudyPlan(changes={1: Change(0.6)}), StudyPlan(changes={1: Change(0.9)}, new_lesions=new)]
+
+
 @dataclass
 class _Tracked:
     lesion: Lesion
@@ -216,6 +223,11 @@ def make_followup(out_dir, kind: str, seed: int, plans: list[StudyPlan], voxel_m
         if staging.exists():
             shutil.rmtree(staging)
     return folders
+
+
+def study_dates(folders: list[Path]) -> list[str]:
+    """The study dates written in each study's truth."""
+    return [json.loads((Path(folder) / "truth.json").read_text())["followup"]["date"] for folder in folders]
 
 
 def truth_trajectory(folders: list[Path]) -> Trajectory:
