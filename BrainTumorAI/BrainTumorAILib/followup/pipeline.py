@@ -80,8 +80,9 @@ def track_lesions(dates: list, labels: list[sitk.Image], baseline: sitk.Image,
     return Trajectory(dates=list(dates), sizes=sizes, tracks=tracks), tracked
 
 
-def _lesion_json(lesion_id: int, size: LesionSize | None, status: str, track) -> dict:
-    row = {"id": lesion_id, "status": status, "split_from": track.split_from, "merged_into": None,
+def _lesion_json(size: LesionSize | None, study: int, track) -> dict:
+    row = {"id": track.id, "status": track.status(study), "split_from": track.split_from,
+           "merged_into": track.merged_into.get(study),
            "volume_mm3": None, "longest_diameter_mm": None, "perpendicular_diameter_mm": None, "product_mm2": None,
            "centroid_ras": None, "axial_s_ras": None}
     if size is not None:
@@ -138,14 +139,7 @@ def follow_up(studies: list[Study], clinical: dict | None = None, task: str | No
 
     study_entries = []
     for k, (study, alignment) in enumerate(zip(studies, alignments)):
-        lesions = []
-        for track in tracks:
-            status = track.status(k)
-            if status == "not yet seen":
-                continue
-            row = _lesion_json(track.id, sizes[k].get(track.id), status, track)
-            row["merged_into"] = track.merged_into.get(k)
-            lesions.append(row)
+        lesions = [_lesion_json(sizes[k].get(track.id), k, track) for track in tracks if track.first_study <= k]
         study_entries.append({
             "date": study.date.isoformat(), "folder": str(study.folder), "source": study.source,
             "registration": {"reference": "baseline" if k == 0 else dates[0].isoformat(), **alignment.to_json()},
