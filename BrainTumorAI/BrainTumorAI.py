@@ -19,7 +19,9 @@ from slicer.ScriptedLoadableModule import (
 from slicer.util import VTKObservationMixin
 
 from BrainTumorAILib.catalog import DEVICE_TITLES, DEVICES, task_specs
-from BrainTumorAISlicer import BrainTumorAIError, BrainTumorAILogic, guess_input_volumes, parameter_node
+from BrainTumorAISlicer import (
+    BrainTumorAIError, BrainTumorAIFollowupLogic, BrainTumorAILogic, guess_input_volumes, parameter_node)
+from BrainTumorAISlicer.followup_logic import panel_studies
 from BrainTumorAISlicer.panel_state import panel_task_offers
 from BrainTumorAISlicer.dependencies import ensure_dependencies
 from BrainTumorAISlicer.dicom_export import export_run_to_dicom
@@ -61,6 +63,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         ScriptedLoadableModuleWidget.__init__(self, parent)
         VTKObservationMixin.__init__(self)
         self._parameterNode = self._guiTag = self.run = self.reportPath = self.lastRun = None
+        self.followupRun = self.latestLesions = None
         self._addedNodes = []  # volumes added since the last autofill
 
     def setup(self):
@@ -86,6 +89,11 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.pollTimer = qt.QTimer()
         self.pollTimer.setInterval(200)
         self.pollTimer.timeout.connect(self.onPoll)
+        self.followupLogic = BrainTumorAIFollowupLogic()
+        self.ui.followupButton.clicked.connect(self.onFollowupButton)
+        self.followupTimer = qt.QTimer()
+        self.followupTimer.setInterval(200)
+        self.followupTimer.timeout.connect(self.onFollowupPoll)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, lambda *_: self.setParameterNode(None))
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.NodeAddedEvent, self.onNodeAdded)
@@ -95,8 +103,10 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def cleanup(self):
         self.removeObservers()
         self.pollTimer.stop()
-        if self.run is not None:
-            self.run.cancel()
+        self.followupTimer.stop()
+        for run in (self.run, self.followupRun):
+            if run is not None:
+                run.cancel()
 
     def enter(self):
         self.updateTaskAvailability()
@@ -216,6 +226,39 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.ui.progressBar.value, self.ui.statusLabel.text = 100, f"Done. Files: {results.output_dir}"
         for chart in results.nodes.charts.values():
             slicer.modules.plots.logic().ShowChartInLayout(chart)
+        self.latestLesions = next(iter(results.nodes.segmentations.values()), None)
+
+    def onFollowupButton(self):
+        p = self._parameterNode
+        try:
+            present = self.latestLesions is not None and slicer.mrmlScene.IsNodePresent(self.latestLesions)
+            lesions = self.latestLesions if present else None
+            studies = panel_studies(self.ui.followupStudiesTextEdit.plainText, self.ui.followupDateLineEdit.text,
+                                    p.t1ce, p.t2, p.flair, p.t1, lesions)
+            self.followupRun = self.followupLogic.start(studies, device=p.device)
+        except BrainTumorAIError as error:
+            self.ui.followupResponseLabel.text = str(error)
+            return
+        self.ui.followupButton.enabled = False
+        self.followupTimer.start()
+
+    def onFollowupPoll(self):
+        for event in self.followupRun.poll():
+            self.ui.followupResponseLabel.text = f"{event.stage}: {event.message}"
+        if not self.followupRun.finished:
+            return
+        self.followupTimer.stop()
+        run, self.followupRun = self.followupRun, None
+        self.ui.followupButton.enabled = True
+        try:
+            results = run.load_results()
+        except BrainTumorAIError as error:
+            self.ui.followupResponseLabel.text = str(error)
+            return
+        self.ui.followupResponseLabel.text = "\n".join(results.summary_lines())
+        self.reportPath = results.output_dir / "report.html"
+        self.ui.openReportButton.enabled = True
+        slicer.modules.plots.logic().ShowChartInLayout(results.chart)
 
     def onExportDicom(self):
         folder = qt.QFileDialog.getExistingDirectory(self.parent, "Export the last run to DICOM")

@@ -105,6 +105,7 @@ class TaskSpec:
     presets: Mapping[str, dict] = field(default_factory=dict)  # training presets, one per paper
     demo_set: str | None = None          # the `make weights` recipe (a dict)
     segment_type: str = "neoplasm"       # segment terminology (Slicer, DICOM SEG): neoplasm | metastatic_neoplasm
+    lesion_masks: bool = False           # its seg image labels lesions by lesion-table id (follow-up reads them)
     # input -> {"slice": mm, "in_plane": mm}: the coarsest voxel the method was built for (input quality)
     resolution_mm: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     package: str = ""                    # the task's package, filled in by `task_specs`

@@ -136,6 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
     benchmark.add_argument("--out", required=True, type=Path)
     benchmark.add_argument("--scales", default="1,2", help="voxel-count multiples to measure")
 
+    synth_followup = commands.add_parser("synth-followup", help="a synthetic patient scanned three times "
+                                         "(response, then regrowth), with known truth")
+    synth_followup.add_argument("--out", required=True, type=Path)
+    synth_followup.add_argument("--kind", default="gbm", help="a synthetic kind (default gbm: the demo patient)")
+    synth_followup.add_argument("--seed", type=int, default=7)
+    synth_followup.add_argument("--voxel-mm", type=float, default=1.0)
+
+    followup = commands.add_parser("followup", help="two or more studies of one patient: lesions matched over "
+                                   "time, RANO-BM and RANO 2.0 response")
+    followup.add_argument("--study", action="append", required=True, metavar="DATE=DIR",
+                          help="a study: its date (YYYY-MM-DD) and a run output, a folder with t1ce and a lesions "
+                               "mask, or a folder of inputs (run first); twice or more")
+    followup.add_argument("--out", required=True, type=Path)
+    followup.add_argument("--task", choices=("mets-25d", "mets-3d"),
+                          help="segmentation whose lesions are followed (default: mets-25d when available)")
+    followup.add_argument("--clinical", type=Path, help='JSON {"DATE": {"steroids": ..., "clinical_status": ..., '
+                                                        '"non_target_progression": true|false}}')
+    followup.add_argument("--steroids", action="append", default=[], metavar="DATE=none|decreased|stable|increased")
+    followup.add_argument("--clinical-status", action="append", default=[], metavar="DATE=improved|stable|worse")
+    followup.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    _add_progress(followup)
+
     demo = commands.add_parser("demo", help="run the main job on the bundled demo case")
     demo.add_argument("--out", type=Path, default=Path("demo_output"))
     _add_progress(demo)
@@ -264,6 +286,9 @@ def _cmd_run(args) -> None:
         run = run_case(images, roi, tasks=args.tasks, device=args.device, progress=progress, case_id=inputs.case_id,
                        quality_thresholds=thresholds,
                        quality_thresholds_file=str(args.quality_thresholds) if args.quality_thresholds else None)
+        # where the inputs were: `followup` registers a run's study by its T1CE
+        run.result["input_files"] = {name: str(Path(getattr(args, name)).resolve()) for name in images
+                                     if getattr(args, name, None) and Path(getattr(args, name)).exists()}
         write_run(run, args.out, replace=True)
         progress.update("done", 1.0, f"results in {args.out}")
         progress.close()
@@ -323,6 +348,38 @@ def _cmd_benchmark(args) -> None:
     print(f"benchmark written to {args.out}")
 
 
+def _cmd_synth_followup(args) -> None:
+    from .synthetic import KINDS
+    from .synthetic.followup import demo_plans, make_followup, study_dates
+
+    if args.kind not in KINDS:
+        raise InputError(f"unknown synthetic kind {args.kind} (choose from {', '.join(KINDS)})")
+    folders = make_followup(args.out, args.kind, args.seed, demo_plans(args.kind), voxel_mm=args.voxel_mm)
+    for date, folder in zip(study_dates(folders), folders):
+        print(f"{date}={folder}")
+
+
+def _cmd_followup(args) -> None:
+    from .followup.clinical import load_clinical
+    from .followup.pipeline import follow_up
+    from .followup.studies import load_study, parse_study
+    from .followup.writer import write_followup
+
+    if args.out.exists() and any(args.out.iterdir()):
+        raise InputError(f"--out {args.out} is not empty: choose a new folder")
+    clinical = load_clinical(args.clinical, args.steroids, args.clinical_status)
+    studies = [load_study(date, folder, args.task) for date, folder in map(parse_study, args.study)]
+    progress = _progress_for(args)
+    followup = follow_up(studies, clinical, task=args.task, device=args.device, progress=progress)
+    write_followup(followup, args.out)
+    progress.update("done", 1.0, f"results in {args.out}")
+    progress.close()
+    for key, name in (("rano_bm", "RANO-BM"), ("rano2", "RANO 2.0")):
+        entry = followup.result[key]
+        print(f"{name}: {entry['display']} (volumetric: {entry['volumetric']['display']})")
+    print(f"followup.json, followup.csv and report.html in {args.out}")
+
+
 def _cmd_demo(args) -> None:
     from .demo import run_demo
 
@@ -337,6 +394,8 @@ COMMANDS = {
     "evaluate": _cmd_evaluate,
     "benchmark": _cmd_benchmark,
     "demo": _cmd_demo,
+    "followup": _cmd_followup,
+    "synth-followup": _cmd_synth_followup,
 }
 
 

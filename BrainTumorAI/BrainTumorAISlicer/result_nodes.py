@@ -163,12 +163,12 @@ def _text(value) -> str:
     return f"{number:.4g}" if isinstance(value, float) or "." in value else value
 
 
-def results_table(name: str, rows: list[dict]):
-    """A table node of text columns TABLE_COLUMNS (empty cells where a row has no value)."""
+def results_table(name: str, rows: list[dict], columns=TABLE_COLUMNS):
+    """A table node of text columns (empty cells where a row has no value)."""
     node = slicer.mrmlScene.AddNewNodeByClass("vtkMRMLTableNode", name)
     node.SetAttribute(RESULT_ATTRIBUTE, "all")
     table = node.GetTable()
-    for column in TABLE_COLUMNS:
+    for column in columns:
         array = vtk.vtkStringArray()
         array.SetName(column)
         for row in rows:

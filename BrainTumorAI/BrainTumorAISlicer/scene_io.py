@@ -91,6 +91,13 @@ def boxes_overlap(a, b) -> bool:
     return all(a[2 * d] < b[2 * d + 1] and b[2 * d] < a[2 * d + 1] for d in range(3))
 
 
+def _remove_nodes_added_since(scene, before: set) -> None:
+    added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
+    for node in reversed([n for n in added if n.GetID() not in before]):
+        if scene.IsNodePresent(node):
+            scene.RemoveNode(node)
+
+
 @contextlib.contextmanager
 def nodes_removed_on_error(scene=None):
     """Remove every node added inside the block when the block raises, so the scene is as before."""
@@ -99,8 +106,16 @@ def nodes_removed_on_error(scene=None):
     try:
         yield
     except BaseException:
-        added = [scene.GetNthNode(i) for i in range(scene.GetNumberOfNodes())]
-        for node in reversed([n for n in added if n.GetID() not in before]):
-            if scene.IsNodePresent(node):
-                scene.RemoveNode(node)
+        _remove_nodes_added_since(scene, before)
         raise
+
+
+@contextlib.contextmanager
+def temporary_nodes(scene=None):
+    """Remove every node added inside the block when it ends (work that needs nodes in the scene)."""
+    scene = scene or slicer.mrmlScene
+    before = {scene.GetNthNode(i).GetID() for i in range(scene.GetNumberOfNodes())}
+    try:
+        yield
+    finally:
+        _remove_nodes_added_since(scene, before)

@@ -163,14 +163,23 @@ def _orientation_letters(ax) -> None:
 LESION_COLOUR, ROI_COLOUR, HEAT_COLOURS = "#00ffff", "#39ff14", "autumn_r"  # apart from each other
 
 
-def _draw_labels(ax, labels: np.ndarray) -> None:
-    """Each lesion's outline with its id (the lesion table's id) beside it."""
+def draw_labels(ax, labels: np.ndarray, colour_of=lambda lesion_id: LESION_COLOUR) -> None:
+    """Each lesion's outline with its id (the lesion table's id) beside it; `colour_of` maps an id to a colour."""
     for lesion_id in np.unique(labels[labels > 0]):
         mask = labels == lesion_id
-        ax.contour(mask.astype(float), levels=[0.5], colors=[LESION_COLOUR], linewidths=1.2)
+        colour = colour_of(int(lesion_id))
+        ax.contour(mask.astype(float), levels=[0.5], colors=[colour], linewidths=1.2)
         rows, columns = np.nonzero(mask)
-        ax.text(columns.max() + 2, rows.min(), str(int(lesion_id)), color=LESION_COLOUR, fontsize=9,
+        ax.text(columns.max() + 2, rows.min(), str(int(lesion_id)), color=colour, fontsize=9,
                 fontweight="bold")
+
+
+def draw_background(ax, background: np.ndarray) -> None:
+    """The grey-level image, windowed on the head, with the orientation letters and no axes."""
+    low, high = _display_window(background)
+    ax.imshow(background, cmap="gray", vmin=low, vmax=high, interpolation="bilinear")
+    ax.set_axis_off()
+    _orientation_letters(ax)
 
 
 def render_axial_slice(cut: AxialSlice, title: str, heat_name: str = "map") -> bytes:
@@ -183,11 +192,8 @@ def render_axial_slice(cut: AxialSlice, title: str, heat_name: str = "map") -> b
                                left=0.01, right=0.91, bottom=0.01, top=0.88)
     plain, overlaid, bar_axis = (figure.add_subplot(grid[0, i]) for i in range(3))
     background = cut.background if cut.background is not None else np.zeros(shape, np.float32)
-    low, high = _display_window(background)
     for ax in (plain, overlaid):
-        ax.imshow(background, cmap="gray", vmin=low, vmax=high, interpolation="bilinear")
-        ax.set_axis_off()
-        _orientation_letters(ax)
+        draw_background(ax, background)
     if cut.heat is not None:
         heat = np.ma.masked_less(cut.heat, HEAT_FLOOR)
         heat_image = overlaid.imshow(heat, cmap=HEAT_COLOURS, vmin=0.0, vmax=1.0, alpha=0.5, interpolation="bilinear")
@@ -200,7 +206,7 @@ def render_axial_slice(cut: AxialSlice, title: str, heat_name: str = "map") -> b
         overlaid.contour(cut.roi.astype(float), levels=[0.5], colors=[ROI_COLOUR], linewidths=1.3,
                          linestyles="dashed")
     if cut.labels is not None and cut.labels.any():
-        _draw_labels(overlaid, cut.labels)
+        draw_labels(overlaid, cut.labels)
     figure.suptitle(title, fontsize=9)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")

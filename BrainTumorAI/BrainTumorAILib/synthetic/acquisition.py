@@ -15,7 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy.spatial.transform import Rotation
 
-from ..preprocessing.transforms import apply, transform_from_matrix
+from ..preprocessing.transforms import apply, rigid_parameters, transform_from_matrix
 from .head import Head
 from .lesions import CORE_LEVEL, MASS_LEVEL, OEDEMA_LEVEL, RenderedLesion
 
@@ -84,8 +84,10 @@ def _rigid(rng, max_angle_deg, min_angle_deg=0.0):
     return Rotation.from_rotvec(axis * np.deg2rad(angle)).as_matrix(), angle
 
 
-def sample_acquisition(rng: np.random.Generator, sequence: str, voxel_mm: float, head: Head) -> Acquisition:
-    """Random protocol, head position and field of view for one sequence."""
+def sample_acquisition(rng: np.random.Generator, sequence: str, voxel_mm: float, head: Head,
+                       pose: np.ndarray | None = None) -> Acquisition:
+    """Random protocol, head position and field of view for one sequence; `pose` (a 4x4 world-to-scanner
+    matrix) fixes the head position instead (a follow-up study's, see followup.py)."""
     if sequence in THREE_D:
         spacing = np.array([rng.uniform(0.9, 1.0)] * 2 + [rng.uniform(1.0, 1.2)]) * voxel_mm
         subslices = 1
@@ -93,11 +95,16 @@ def sample_acquisition(rng: np.random.Generator, sequence: str, voxel_mm: float,
         spacing = np.array([rng.uniform(0.85, 1.0)] * 2 + [rng.uniform(3.0, 5.0)]) * voxel_mm
         subslices = SUBSLICES
     spacing = np.round(spacing, 3)
-    rotation, angle = _rigid(rng, MAX_ROTATION_DEG)
-    shift_direction = rng.normal(size=3)
-    shift = shift_direction / np.linalg.norm(shift_direction) * rng.uniform(0.0, MAX_SHIFT_MM)
-    pose = np.eye(4)
-    pose[:3, :3], pose[:3, 3] = rotation, shift
+    if pose is None:
+        rotation, angle = _rigid(rng, MAX_ROTATION_DEG)
+        shift_direction = rng.normal(size=3)
+        shift = shift_direction / np.linalg.norm(shift_direction) * rng.uniform(0.0, MAX_SHIFT_MM)
+        pose = np.eye(4)
+        pose[:3, :3], pose[:3, 3] = rotation, shift
+    else:
+        pose = np.asarray(pose, dtype=float)
+        angle = rigid_parameters(pose)["rotation_deg"]
+        shift = pose[:3, 3]
     direction, _ = _rigid(rng, 6.0, 1.5)  # an oblique prescription, a few degrees off axial
     envelope = apply(pose, head.surface_points)
     frame = envelope @ direction

@@ -134,9 +134,14 @@ def metastasis(rng, head: Head) -> list:
     return [_metastasis(rng, head, diameter, rng.random() < 0.12, (), rng.uniform(3.0, 32.0))]
 
 
-def metastases(rng, head: Head) -> list:
-    """2-8 metastases: one dominant, several small (2-10 mm), some in the posterior fossa."""
-    count = int(rng.integers(2, 9))
+def metastasis_of_size(rng, head: Head, diameter: float, avoid=()) -> Lesion:
+    """One metastasis of a given nominal diameter (mm), clear of `avoid` ((centre, radius) pairs)."""
+    return _metastasis(rng, head, diameter, rng.random() < 0.25, list(avoid), rng.uniform(0.0, 1.0) * diameter)
+
+
+def metastases(rng, head: Head, count: int | None = None) -> list:
+    """2-8 metastases (or `count`): one dominant, several small (2-10 mm), some in the posterior fossa."""
+    count = int(rng.integers(2, 9)) if count is None else int(count)
     diameters = [rng.uniform(6.0, 28.0)]
     diameters += [rng.uniform(2.0, 10.0) if rng.random() < 0.65 else rng.uniform(8.0, 22.0)
                   for _ in range(count - 1)]

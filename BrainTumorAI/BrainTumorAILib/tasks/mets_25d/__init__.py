@@ -22,4 +22,5 @@ SPEC = TaskSpec(
     # Grøvik 2020: 3D sequences of about 1 mm
     resolution_mm={"t1ce": {"slice": 2.0, "in_plane": 1.5}, "flair": {"slice": 6.0, "in_plane": 1.5}},
     segment_type="metastatic_neoplasm",
+    lesion_masks=True,
 )

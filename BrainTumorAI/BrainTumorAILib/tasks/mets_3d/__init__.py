@@ -22,4 +22,5 @@ SPEC = TaskSpec(
     # Jünger 2021: 3D T1CE resampled to 1 mm
     resolution_mm={"t1ce": {"slice": 2.0, "in_plane": 1.5}},
     segment_type="metastatic_neoplasm",
+    lesion_masks=True,
 )
