@@ -36,6 +36,17 @@ def _add_progress(parser: argparse.ArgumentParser) -> None:
                         help="progress display: a bar on a terminal (default), JSON lines for Slicer, none")
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="threads for torch, ITK and OpenMP together (default: the cores this process may use)")
+
+
 def _add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bias-correction", action="store_true", help="skip N4 bias-field correction")
     parser.add_argument("--no-registration", action="store_true",
@@ -70,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     preprocess.add_argument("--reference", choices=("t1ce", "t2"), default="t2")
     _add_preprocessing_options(preprocess)
     _add_progress(preprocess)
+    _add_threads(preprocess)
 
     run = commands.add_parser("run", help="run the clinical tasks on one case and write result.json")
     _add_sequence_inputs(run)
@@ -79,6 +91,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
     run.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     _add_progress(run)
+    _add_threads(run)
+
+    batch = commands.add_parser("batch", help="run the tasks on every case of a cohort (resumable, summary.csv)")
+    batch.add_argument("--data", required=True, type=Path,
+                       help="CSV manifest or folder of cases (BraTS-style or synthetic), as for train")
+    batch.add_argument("--out", required=True, type=Path, help="folder: <out>/<case>/ per case and summary.csv")
+    batch.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    batch.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS (host:port, or auto)")
+    batch.add_argument("--cpus-per-case", type=_positive_int, default=1,
+                       help="with --ray: CPUs each case's task asks for (and its threads)")
+    batch.add_argument("--gpus-per-case", type=float, default=0.0, help="with --ray: GPUs each case's task asks for")
+    batch.add_argument("--max-retries", type=int, default=3,
+                       help="with --ray: retries of a case whose worker process or node dies")
+    _add_progress(batch)
+    _add_threads(batch)
 
     train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
     train.add_argument("--task", required=True)
@@ -103,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the main job on the bundled demo case")
     demo.add_argument("--out", type=Path, default=Path("demo_output"))
     _add_progress(demo)
+    _add_threads(demo)
     return parser
 
 
@@ -195,6 +224,29 @@ def _cmd_run(args) -> None:
     print_run_summary(run.result, args.out)
 
 
+def _cmd_batch(args) -> None:
+    from .cohort import BatchSettings, run_batch
+    from .cohort.ray_runner import RayResources
+
+    if args.ray:  # each Ray task runs with the CPUs it asked for
+        settings = BatchSettings(args.tasks, args.device, args.cpus_per_case)
+    else:
+        settings = BatchSettings(args.tasks, args.device, args.threads)
+    mode = getattr(args, "progress", None) or ("bar" if sys.stderr.isatty() else "none")
+    report = run_batch(args.data, args.out, settings, ray_address=args.ray,
+                       ray_resources=RayResources(args.cpus_per_case, args.gpus_per_case, args.max_retries),
+                       progress=mode)
+    counts = {status: sum(row["status"] == status for row in report["rows"]) for status in ("done", "skipped", "failed")}
+    print(f"{len(report['rows'])} cases: {counts['done']} done, {counts['skipped']} skipped (finished earlier), "
+          f"{counts['failed']} failed; summary in {report['summary']}")
+    for row in report["rows"]:
+        if row["status"] == "failed":
+            print(f"  {row['case']}: {row['error']}")
+    for task, outcome in report["evaluation"].items():
+        print(f"  evaluate {task}: " + (f"{outcome['n_cases']} cases, {outcome['report']}/evaluation.json"
+                                         if "report" in outcome else outcome["note"]))
+
+
 def _cmd_train(args) -> None:
     from . import tasks  # noqa: F401 - registers every task's training adapter
     from .training import train_command
@@ -243,11 +295,16 @@ COMMANDS = {
     "synth": _cmd_synth,
     "preprocess": _cmd_preprocess,
     "run": _cmd_run,
+    "batch": _cmd_batch,
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "benchmark": _cmd_benchmark,
     "demo": _cmd_demo,
 }
+
+
+# Commands whose work runs in this process with torch/ITK (train sets its own, per torchrun rank).
+THREADED_COMMANDS = ("preprocess", "run", "batch", "benchmark", "demo", "evaluate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         sitk.ProcessObject.SetGlobalWarningDisplay(False)
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning, module="monai")
+    if args.command in THREADED_COMMANDS:
+        from .threads import configure_threads
+
+        configure_threads(getattr(args, "threads", None))
     try:
         COMMANDS[args.command](args)
     except InputError as exc:

@@ -22,6 +22,7 @@ from ..progress import NullProgress
 from .atomic import write_json
 from .card import card_mismatches, load_card
 from .download import cached_path, download
+from .fold_cache import cached_folds
 from .locations import models_dir, user_registry_path
 from .schema import REGISTRY_SCHEMA, validate
 from .weights import load_weights, sha256_file
@@ -125,7 +126,11 @@ class ModelSet:
 
     def load_folds(self, build: Callable[[Architecture], torch.nn.Module], cache_dir=None,
                    progress=None) -> list[torch.nn.Module]:
-        """One network per fold, built by `build(self.architecture)`, weights verified, in eval mode."""
+        """One network per fold, built by `build(self.architecture)`, weights verified, in eval mode
+        (the same modules again while `fold_cache.keep_fold_models()` is on)."""
+        return cached_folds(self, lambda: self._load_folds(build, cache_dir, progress))
+
+    def _load_folds(self, build, cache_dir, progress) -> list[torch.nn.Module]:
         models = []
         for fold, path in zip(self.folds, self.fold_paths(cache_dir, progress)):
             model = build(self.architecture)
