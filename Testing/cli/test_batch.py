@@ -9,15 +9,19 @@ import contextlib
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import pytest
+import SimpleITK as sitk
+import torch
 
 from BrainTumorAILib import cli
-from BrainTumorAILib.cohort import worker as cohort_worker
+from BrainTumorAILib.cohort import layout, worker as cohort_worker
 from BrainTumorAILib.models import ModelSet
 from BrainTumorAILib.models.fold_cache import keep_fold_models
 from BrainTumorAILib.synthetic import load_truth, make_case
+from BrainTumorAILib.threads import THREAD_VARIABLES
 
 TASKS = "gbm-met,tumour-type"
 
@@ -59,7 +63,22 @@ def cohort(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def first_batch(cohort, tmp_path_factory):
+def thread_settings_restored():
+    """The batch worker sets this process's threads and their environment: put them back after."""
+    threads, itk_threads = torch.get_num_threads(), sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    with pytest.MonkeyPatch.context() as patch:
+        for variable in (*THREAD_VARIABLES, "OMP_WAIT_POLICY"):
+            if variable in os.environ:
+                patch.setenv(variable, os.environ[variable])
+            else:
+                patch.delenv(variable, raising=False)
+        yield
+    torch.set_num_threads(threads)
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(itk_threads)
+
+
+@pytest.fixture(scope="module")
+def first_batch(cohort, tmp_path_factory, thread_settings_restored):
     """The batch run once, counting how often fold weights are read from disk."""
     manifest, _ = cohort
     out = tmp_path_factory.mktemp("batch") / "out"
@@ -136,7 +155,7 @@ def test_a_rerun_skips_finished_cases_and_retries_the_failed_one(cohort, first_b
     assert "2 skipped" in printed
 
 
-def test_a_bad_manifest_is_refused_before_any_work(tmp_path, capfd):
+def test_a_bad_manifest_is_refused_before_any_work(tmp_path, capfd, thread_settings_restored):
     manifest = tmp_path / "manifest.csv"
     manifest.write_text("case_id,patient_id,t1ce\na,a,missing.nii.gz\n")
     capfd.readouterr()
@@ -144,3 +163,30 @@ def test_a_bad_manifest_is_refused_before_any_work(tmp_path, capfd):
     err = capfd.readouterr().err
     assert status == 2 and err.startswith("error:") and "missing.nii.gz" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_first_finished_attempt_of_a_case_owns_its_folder(tmp_path):
+    """Two attempts of one case (a Ray retry whose first worker was only slow): the second to
+    finish is discarded whole, and its staging folder with it."""
+    attempts = []
+    for text in ("first", "second"):
+        staging = layout.staging_folder(tmp_path, "case-1")
+        staging.mkdir()
+        (staging / "result.json").write_text(json.dumps({"tasks": {}, "attempt": text}))
+        attempts.append(staging)
+    assert layout.publish(attempts[0], tmp_path, "case-1") is True
+    assert layout.publish(attempts[1], tmp_path, "case-1") is False
+    assert json.loads((tmp_path / "case-1" / "result.json").read_text())["attempt"] == "first"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case-1"]
+
+
+def test_a_ray_request_no_node_can_meet_is_refused():
+    from BrainTumorAILib.cohort.ray_runner import RayResources, _check_feasible
+    from BrainTumorAILib.errors import InputError
+
+    nodes = [{"Alive": True, "Resources": {"CPU": 2.0}}, {"Alive": False, "Resources": {"CPU": 8.0, "GPU": 1.0}}]
+    _check_feasible(nodes, RayResources(cpus=2))
+    with pytest.raises(InputError, match="--cpus-per-case"):
+        _check_feasible(nodes, RayResources(cpus=4))
+    with pytest.raises(InputError, match="GPUs"):
+        _check_feasible(nodes, RayResources(cpus=1, gpus=1))

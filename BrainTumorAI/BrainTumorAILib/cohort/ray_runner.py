@@ -36,6 +36,16 @@ def batch_case(case: CohortCase, out_dir: str, settings: BatchSettings) -> dict:
     return worker_for(settings).run(case, Path(out_dir))
 
 
+def _check_feasible(nodes: list[dict], resources: RayResources) -> None:
+    """Refuse a request no node can meet (Ray would otherwise hold the tasks forever)."""
+    for node in nodes:
+        offered = node.get("Resources", {})
+        if node.get("Alive") and offered.get("CPU", 0) >= resources.cpus and offered.get("GPU", 0) >= resources.gpus:
+            return
+    raise InputError(f"no node of the Ray cluster offers {resources.cpus:g} CPUs and {resources.gpus:g} GPUs "
+                     "for one case (see --cpus-per-case, --gpus-per-case)")
+
+
 def run_on_ray(cases: list[CohortCase], out_dir: Path, settings: BatchSettings, address: str,
                resources: RayResources, on_row: Callable[[dict], None]) -> None:
     """Submit every case to the cluster at `address` ("auto": the one this machine belongs to)."""
@@ -48,6 +58,7 @@ def run_on_ray(cases: list[CohortCase], out_dir: Path, settings: BatchSettings, 
     except (ConnectionError, RuntimeError, ValueError) as error:
         raise InputError(f"--ray {address}: cannot connect to a Ray cluster ({error_line(error)})") from None
     try:
+        _check_feasible(ray.nodes(), resources)
         task = ray.remote(batch_case).options(num_cpus=resources.cpus, num_gpus=resources.gpus,
                                               max_retries=resources.max_retries, retry_exceptions=False)
         pending = {task.remote(case, str(out_dir), settings): case for case in cases}
