@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import platform
 import tempfile
 import threading
@@ -160,6 +161,8 @@ def measure_one_click(work_dir: Path) -> dict:
     slowest = max(stages, key=stages.get)
     return {"seconds": round(elapsed, 2), "peak_memory_mb": memory.peak_mb, "stages_s": stages,
             "dicom_export_s": measure_dicom_export(run, case_dir, work_dir / "dicom"),
+            # inside each preprocess_<reference>: N4, registration, brain extraction, resampling, ...
+            "preprocessing_stages_s": {ref: case.timings_s for ref, case in run.preprocessed.items()},
             "stage_share": {k: round(v / elapsed, 3) for k, v in stages.items()}, "slowest_stage": slowest,
             "tasks_run": sorted(run.result["tasks"]), "notes": run.result["notes"],
             "results": {task: _headline(entry) for task, entry in run.result["tasks"].items()}}
@@ -191,23 +194,33 @@ def _in_child(function, *args):
 
 def run_benchmark(out_path, scales=(1.0, 2.0)) -> dict:
     """Measure and write the benchmark JSON; returns it."""
+    from .benchmark_networks import PAPER_NETWORKS, measure_paper_network
+    from .threads import available_cores
+
+    load_before = [round(v, 2) for v in os.getloadavg()]
     with tempfile.TemporaryDirectory(prefix="braintumorai-bench-") as tmp:
         scale_reports = [_in_child(measure_preprocessing, s, Path(tmp) / f"scale{s}") for s in scales]
         brain_extraction = _in_child(measure_brain_extraction, Path(tmp) / "brain-extraction")
         one_click = _in_child(measure_one_click, Path(tmp) / "one-click")
+    paper_networks = {task: _in_child(measure_paper_network, task) for task in PAPER_NETWORKS}
     summary = {"preprocessing_s": {f"x{r['scale']:g}": r["reference_t2"]["seconds"] for r in scale_reports},
                "preprocessing_peak_mb": max(r["reference_t2"]["peak_memory_mb"] for r in scale_reports),
                "registration_error_max_mm": scale_reports[0]["reference_t2"]["registration_error_max_mm"],
                "brain_mask_dice": scale_reports[0]["reference_t2"]["brain_mask_dice"],
                "one_click_s": one_click["seconds"], "one_click_peak_mb": one_click["peak_memory_mb"],
                "one_click_slowest_stage": one_click["slowest_stage"],
-               "dicom_export_s": one_click["dicom_export_s"]}
+               "dicom_export_s": one_click["dicom_export_s"],
+               "paper_network_s_per_case": {task: r["seconds_per_case"] for task, r in paper_networks.items()},
+               "paper_network_peak_mb": {task: r["peak_memory_mb"] for task, r in paper_networks.items()}}
     if len(scale_reports) > 1:
         base = scale_reports[0]["reference_t2"]["seconds"]
         summary["time_ratio_largest_vs_first"] = round(scale_reports[-1]["reference_t2"]["seconds"] / base, 3)
+    # a shared machine's other work slows every stage: the load average says how busy it was
     report = {"machine": {"cpus": psutil.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                          "python": platform.python_version()},
+                          "python": platform.python_version(), "threads": available_cores(),
+                          "load_average_before": load_before,
+                          "load_average_after": [round(v, 2) for v in os.getloadavg()]},
               "preprocessing": scale_reports, "brain_extraction": brain_extraction, "one_click": one_click,
-              "summary": summary}
+              "paper_networks": paper_networks, "summary": summary}
     Path(out_path).write_text(json.dumps(report, indent=2))
     return report

@@ -63,6 +63,17 @@ def _add_limits(parser: argparse.ArgumentParser) -> None:
                         help="end the command when one stage (N4, registration, a task ...) runs longer than S seconds")
 
 
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return int(text)
+
+
+def _add_threads(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=_positive_int, default=None,
+                        help="threads for torch, ITK and OpenMP together (default: the cores this process may use)")
+
+
 def _add_preprocessing_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-bias-correction", action="store_true", help="skip N4 bias-field correction")
     parser.add_argument("--no-registration", action="store_true",
@@ -99,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limits(preprocess)
     _add_preprocessing_options(preprocess)
     _add_progress(preprocess)
+    _add_threads(preprocess)
 
     run = commands.add_parser("run", help="run the clinical tasks on one case and write result.json")
     _add_sequence_inputs(run)
@@ -115,6 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quality-thresholds", type=Path, metavar="FILE",
                      help="JSON file overriding input quality thresholds (defaults: BrainTumorAILib/quality/thresholds.py)")
     _add_progress(run)
+    _add_threads(run)
+
+    batch = commands.add_parser("batch", help="run the tasks on every case of a cohort (resumable, summary.csv)")
+    batch.add_argument("--data", required=True, type=Path,
+                       help="CSV manifest or folder of cases (BraTS-style or synthetic), as for train")
+    batch.add_argument("--out", required=True, type=Path, help="folder: <out>/<case>/ per case and summary.csv")
+    batch.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    batch.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    batch.add_argument("--ray", metavar="ADDRESS", help="run on the Ray cluster at ADDRESS (host:port, or auto)")
+    batch.add_argument("--cpus-per-case", type=_positive_int, default=1,
+                       help="with --ray: CPUs each case's task asks for (and its threads)")
+    batch.add_argument("--gpus-per-case", type=float, default=0.0, help="with --ray: GPUs each case's task asks for")
+    batch.add_argument("--max-retries", type=int, default=3,
+                       help="with --ray: retries of a case whose worker process or node dies")
+    _add_progress(batch)
+    _add_threads(batch)
 
     train = commands.add_parser("train", help="k-fold training of a task's model set on your cases")
     train.add_argument("--task", required=True)
@@ -161,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the main job on the bundled demo case")
     demo.add_argument("--out", type=Path, default=Path("demo_output"))
     _add_progress(demo)
+    _add_threads(demo)
     return parser
 
 
@@ -311,6 +340,29 @@ def _export_dicom(run, inputs, args) -> None:
     print(f"DICOM: {', '.join(written['files'])} in {args.dicom_out} ({written['seconds']:.1f} s{stored})")
 
 
+def _cmd_batch(args) -> None:
+    from .cohort import BatchSettings, run_batch
+    from .cohort.ray_runner import RayResources
+
+    if args.ray:  # each Ray task runs with the CPUs it asked for
+        settings = BatchSettings(args.tasks, args.device, args.cpus_per_case)
+    else:
+        settings = BatchSettings(args.tasks, args.device, args.threads)
+    mode = getattr(args, "progress", None) or ("bar" if sys.stderr.isatty() else "none")
+    report = run_batch(args.data, args.out, settings, ray_address=args.ray,
+                       ray_resources=RayResources(args.cpus_per_case, args.gpus_per_case, args.max_retries),
+                       progress=mode)
+    counts = {status: sum(row["status"] == status for row in report["rows"]) for status in ("done", "skipped", "failed")}
+    print(f"{len(report['rows'])} cases: {counts['done']} done, {counts['skipped']} skipped (finished earlier), "
+          f"{counts['failed']} failed; summary in {report['summary']}")
+    for row in report["rows"]:
+        if row["status"] == "failed":
+            print(f"  {row['case']}: {row['error']}")
+    for task, outcome in report["evaluation"].items():
+        print(f"  evaluate {task}: " + (f"{outcome['n_cases']} cases, {outcome['report']}/evaluation.json"
+                                         if "report" in outcome else outcome["note"]))
+
+
 def _cmd_train(args) -> None:
     from .training import train_command
     from .training.registration import register_model_set
@@ -390,6 +442,7 @@ COMMANDS = {
     "synth": _cmd_synth,
     "preprocess": _cmd_preprocess,
     "run": _cmd_run,
+    "batch": _cmd_batch,
     "train": _cmd_train,
     "evaluate": _cmd_evaluate,
     "benchmark": _cmd_benchmark,
@@ -423,6 +476,10 @@ def _is_itk_error(exc: RuntimeError) -> bool:
     return "sitk::ERROR" in text or "ITK ERROR" in text or "Exception thrown in SimpleITK" in text
 
 
+# Commands whose work runs in this process with torch/ITK (train sets its own, per torchrun rank).
+THREADED_COMMANDS = ("preprocess", "run", "batch", "benchmark", "demo", "evaluate")
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = _normalise_negative_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
@@ -437,6 +494,12 @@ def main(argv: list[str] | None = None) -> int:
     previous_sigterm = None
     if threading.current_thread() is threading.main_thread():
         previous_sigterm = signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+    if args.command in THREADED_COMMANDS:
+        from .threads import configure_threads
+
+        configure_threads(getattr(args, "threads", None))
     try:
         COMMANDS[args.command](args)
     except InputError as exc:

@@ -20,6 +20,7 @@ from ..progress import NullProgress
 from .atomic import write_json
 from .card import card_mismatches, load_card
 from .download import cached_path, download
+from .fold_cache import cached_folds
 from .locations import models_dir, user_registry_path
 from .schema import REGISTRY_SCHEMA, validate
 from .checksum import sha256_file
@@ -123,7 +124,11 @@ class ModelSet:
 
     def load_folds(self, build: Callable[[Architecture], "torch.nn.Module"], cache_dir=None,
                    progress=None) -> list:
-        """One network per fold, built by `build(self.architecture)`, weights verified, in eval mode."""
+        """One network per fold, built by `build(self.architecture)`, weights verified, in eval mode
+        (the same modules again while `fold_cache.keep_fold_models()` is on)."""
+        return cached_folds(self, lambda: self._load_folds(build, cache_dir, progress))
+
+    def _load_folds(self, build, cache_dir, progress) -> list:
         from .weights import load_weights  # torch: only when models are loaded, never to read the registry
 
         models = []

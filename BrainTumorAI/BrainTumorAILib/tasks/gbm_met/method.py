@@ -61,7 +61,7 @@ def roi_slice_stack(images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: 
     return SliceStack(resize_slices(crops, input_size), box, list(box.axial_slices))
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def fold_probabilities(models, inputs: torch.Tensor, device: torch.device, batch_size: int = 32) -> np.ndarray:
     """P(GBM) per fold and slice, shape (n_folds, n_slices)."""
     result = []

@@ -141,7 +141,7 @@ def equalised_volumes(images: dict[str, sitk.Image], brain_mask: sitk.Image, inp
                      for name in inputs]).astype(np.float32)
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def slice_probabilities(models, slices: torch.Tensor, centres, context: int, device: torch.device,
                         batch_size: int = 16) -> list[np.ndarray]:
     """Each fold model's sigmoid map of the given axial slices: per model (len(centres), size, size)."""

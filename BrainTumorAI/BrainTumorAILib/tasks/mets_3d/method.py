@@ -59,7 +59,7 @@ def block_starts(brain: np.ndarray, block: int) -> list[tuple[int, int, int]]:
             if brain[start[0]:start[0] + block, start[1]:start[1] + block, start[2]:start[2] + block].any()]
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def fold_probabilities(models, volume: np.ndarray, brain: np.ndarray, segment_size: int = DEFAULT_SEGMENT,
                        device: torch.device = torch.device("cpu"), batch_size: int = 2) -> np.ndarray:
     """Sigmoid probabilities of every fold model, shape (n_folds, Z, Y, X), zero outside the brain.

@@ -107,7 +107,7 @@ def network_input(t1ce: sitk.Image, grid: InputGrid) -> tuple[np.ndarray, sitk.I
     return array.astype(np.float32), target
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def fold_probabilities(models, inputs: torch.Tensor, device: torch.device) -> np.ndarray:
     """Softmax probabilities per fold and case, shape (n_folds, n_cases, n_classes)."""
     result = []

@@ -1,0 +1,51 @@
+"""`<out>/summary.csv`: one row per case with its status, error line, each task's answer and seconds."""
+
+from __future__ import annotations
+
+import csv
+import os
+import uuid
+from pathlib import Path
+
+from ..catalog import task_specs
+
+SUMMARY = "summary.csv"
+STATUSES = ("done", "skipped", "failed")  # skipped: finished by an earlier batch, read from its result.json
+
+
+def columns() -> tuple[str, ...]:
+    """Each task's answer (its label, or the number of lesions found) between the case's status and time."""
+    return ("case", "status", "error", *task_specs(), "gbm-met_predictive_index", "seconds")
+
+
+def _answer(entry: dict):
+    if "label" in entry:
+        return entry["label"]
+    return entry.get("n_lesions", "")
+
+
+def result_row(case_id: str, status: str, result: dict, seconds: float) -> dict:
+    """A finished case's row from its result.json content."""
+    row = {"case": case_id, "status": status, "error": "", "seconds": round(float(seconds), 2)}
+    for task, entry in result.get("tasks", {}).items():
+        row[task] = _answer(entry)
+    if "gbm-met" in result.get("tasks", {}):
+        row["gbm-met_predictive_index"] = round(float(result["tasks"]["gbm-met"]["predictive_index"]), 4)
+    return row
+
+
+def failed_row(case_id: str, error: str, seconds: float) -> dict:
+    return {"case": case_id, "status": "failed", "error": error, "seconds": round(float(seconds), 2)}
+
+
+def write_summary(rows: list[dict], out_dir: Path) -> Path:
+    """Write summary.csv atomically (a reader never sees half a file)."""
+    path = Path(out_dir) / SUMMARY
+    partial = path.with_name(f".{SUMMARY}.{uuid.uuid4().hex[:8]}")
+    with open(partial, "w", newline="", encoding="utf-8") as handle:
+        fieldnames = columns()
+        writer = csv.DictWriter(handle, fieldnames=fieldnames, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows({column: row.get(column, "") for column in fieldnames} for row in rows)
+    os.replace(partial, path)
+    return path
