@@ -43,8 +43,8 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
                     progress=progress.child(0.0, 0.3))
         finished.write_text(recipe)
     adapter = create_adapter(task)
-    config = dataclasses.replace(load_config(adapter.default_preset), name=f"{adapter.default_preset}-demo",
-                                 **spec["overrides"])
+    preset = spec.get("preset", adapter.default_preset)
+    config = dataclasses.replace(load_config(preset), name=f"{preset}-demo", **spec["overrides"])
     run_dir = work_dir / f"{spec['name']}-run"
     report = run_kfold(adapter, index_cases(cohort_dir, adapter.truth_label_key), config, run_dir,
                        progress=progress.child(0.3, 1.0))

@@ -22,6 +22,8 @@ class TaskAdapter(ABC):
     default_preset: str
     # The truth.json key that labels a synthetic case for this task ("gbm_met_label" or "tumour_type").
     truth_label_key: str = "gbm_met_label"
+    # Whether `summarise_folds` needs each fold model's predictions on its validation patients.
+    needs_validation_predictions: bool = False
 
     @abstractmethod
     def prepare(self, cases: list[Case], cache_dir: Path, progress=None) -> None:
@@ -50,6 +52,12 @@ class TaskAdapter(ABC):
     @abstractmethod
     def summarise(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path) -> dict:
         """Task metrics with CIs over pooled held-out predictions; writes the task's plots into out_dir."""
+
+    def summarise_folds(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path, folds: list[dict],
+                        config: TrainingConfig) -> dict:
+        """`summarise` with the folds' splits (test, train and validation ids; with
+        `needs_validation_predictions`, also `validation_predictions`) and the config."""
+        return self.summarise(predictions, cases, out_dir)
 
     def model_set_entry(self, config: TrainingConfig) -> dict:
         """Registry fields this task adds to a trained model set (inputs, classes, thresholds...)."""

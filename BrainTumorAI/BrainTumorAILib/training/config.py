@@ -20,7 +20,9 @@ LR_SCHEDULERS = ("none", "plateau")
 SAMPLERS = ("shuffle", "balanced_positive_fraction")
 DEVICES = ("auto", "cpu", "cuda")
 # Settings that may change when a run is resumed (train longer, move to another device).
-RESUMABLE_CHANGES = ("epochs", "device", "num_workers")
+RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff")
+CUTOFFS = ("paper", "fitted")
+FINETUNE_PRESET = "shin2021-finetune"
 
 
 @dataclass
@@ -44,7 +46,9 @@ class TrainingConfig:
     loss: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     pretrained: str | None = None    # local weights file the adapter loads before training
-    freeze_backbone: bool = False
+    freeze_backbone: bool = False    # needs `pretrained`: a frozen random backbone learns nothing
+    cutoff: str = "paper"            # decision threshold: the paper's, or "fitted" inside the training folds
+    early_stopping_patience: int = 0  # stop a fold after this many epochs without a better validation score (0: never)
     folds: int = 5
     validation_fraction: float = 0.1  # of each fold's training patients, to pick the best epoch
     seed: int = 0
@@ -55,7 +59,7 @@ class TrainingConfig:
         for name in ("epochs", "batch_size", "folds", "lr_patience"):
             _check(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "a whole number >= 1")
         _check(self.folds >= 2, "folds", "at least 2")
-        for name in ("seed", "num_workers"):
+        for name in ("seed", "num_workers", "early_stopping_patience"):
             _check(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, "a whole number >= 0")
         _check(_is_number(self.learning_rate) and self.learning_rate > 0, "learning_rate", "a number > 0")
         _check(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0")
@@ -76,6 +80,7 @@ class TrainingConfig:
             _check(isinstance(getattr(self, name), dict), name, "an object")
         _check(self.pretrained is None or isinstance(self.pretrained, str), "pretrained", "null or a file path")
         _check(isinstance(self.freeze_backbone, bool), "freeze_backbone", "true or false")
+        _check(self.cutoff in CUTOFFS, "cutoff", f"one of {', '.join(CUTOFFS)}")
         _check(isinstance(self.name, str) and self.name, "name", "a non-empty string")
 
     def to_json(self) -> dict:
@@ -88,11 +93,16 @@ class TrainingConfig:
 
 # Overrides of the TrainingConfig defaults, one per source study (SEEDS.md).
 PRESETS: dict[str, dict] = {
-    # Shin 2021 (section A): 2D ResNet-50, ImageNet weights with convolutions frozen, FC head
-    # fine-tuned. `pretrained` must point to a local torchvision ResNet-50 file (no download here);
-    # input_size is ImageNet's 224 (the summary gives no slice size).
+    # Shin 2021: 2D ResNet-50, ImageNet weights with every convolution and batch-norm frozen
+    # (statistics included), FC head with dropout fine-tuned, Adam. `pretrained` must point to a
+    # local torchvision ResNet-50 file (nothing is downloaded); without one `train` stops.
+    # input_size is ImageNet's 224 (the paper gives no section size).
     "shin2021": dict(batch_size=64, optimizer="adam", learning_rate=1e-3, epochs=100, freeze_backbone=True,
                      model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
+    # Not in Shin 2021: the same network with every layer trained (from ImageNet weights when
+    # `pretrained` is given, else from scratch) - for users without the ImageNet file.
+    FINETUNE_PRESET: dict(batch_size=64, optimizer="adam", learning_rate=1e-4, epochs=100, freeze_backbone=False,
+                          early_stopping_patience=10, model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
     # Grøvik 2020 (section B): 2.5D slices (centre +/- 3, 256 x 256), half of each batch with
     # lesion, positives weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs.
     "grovik2020": dict(batch_size=32, sampler="balanced_positive_fraction", positive_fraction=0.5,
@@ -105,9 +115,14 @@ PRESETS: dict[str, dict] = {
                        sampler="balanced_positive_fraction", positive_fraction=0.5, augmentations=["flip"],
                        optimizer="rmsprop", lr_scheduler="plateau", lr_factor=0.5, lr_patience=3,
                        loss={"name": "dice"}, model={"inference_patch_size": [45, 45, 45]}),
-    # Chakrabarty 2021 (section D): 7-class 3D CNN with instance normalisation on one T1CE
-    # volume; the summary gives no optimiser settings, so the defaults apply.
-    "chakrabarty2021": dict(loss={"name": "cross_entropy"}, model={"num_classes": 7, "norm": "instance"}),
+    # Chakrabarty 2021, the authors' public configuration: 128^3 input, 16 base filters doubling
+    # over 5 stages, Adam lr 5e-4, batch 5, 200 epochs, L2 1e-5, random flips on all three axes,
+    # instance normalisation, 7-class cross-entropy; Grad-CAM read post hoc on the last stage.
+    "chakrabarty2021": dict(batch_size=5, optimizer="adam", learning_rate=5e-4, weight_decay=1e-5, epochs=200,
+                            augmentations=["flip"], loss={"name": "cross_entropy"},
+                            model={"num_classes": 7, "norm": "instance", "widths": [16, 32, 64, 128, 256],
+                                   "input_grid": {"size": 128, "spacing_mm": 1.5}, "flip_axes": [0, 1, 2],
+                                   "cam_stage": -1}),
 }
 
 
@@ -117,6 +132,16 @@ def load_config(preset_name: str, override_path=None) -> TrainingConfig:
         raise InputError(f"unknown preset {preset_name!r} (choose from {', '.join(PRESETS)})")
     overrides = _read_overrides(Path(override_path)) if override_path else {}
     return TrainingConfig(**{**PRESETS[preset_name], "name": preset_name, **overrides})
+
+
+def check_trainable(config: TrainingConfig) -> None:
+    """Refuse settings that cannot train: a frozen backbone without the pretrained file."""
+    if config.freeze_backbone and not config.pretrained:
+        raise InputError(f"training config {config.name}: freeze_backbone needs ImageNet weights - set \"pretrained\" "
+                         f"to a local torchvision ResNet-50 file with --config, or train the whole network "
+                         f"with --preset {FINETUNE_PRESET}")
+    if config.pretrained and not Path(config.pretrained).is_file():
+        raise InputError(f"training config {config.name}: pretrained weights file not found: {config.pretrained}")
 
 
 def _read_overrides(path: Path) -> dict:
