@@ -27,7 +27,8 @@ def class_name(key: str) -> str:
 
 def _gbm_met(entry: dict) -> str:
     return (f"{entry.get('label', '?')} (predictive index {number(entry.get('predictive_index'))}, "
-            f"cut-off {number(entry.get('cutoff'))}, {entry.get('n_slices', '?')} slices, "
+            f"cut-off {number(entry.get('cutoff'))} from {entry.get('cutoff_source', 'the model set')}, "
+            f"{entry.get('n_slices', '?')} axial sections, "
             f"fold agreement {number(entry.get('fold_agreement'), '.0%')})")
 
 
