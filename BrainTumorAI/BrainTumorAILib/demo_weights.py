@@ -20,6 +20,7 @@ from .progress import Progress
 from .synthetic import make_cohort
 from .training import load_config, run_kfold
 from .training.cases import index_cases
+from .training.independent_cohort_evaluation import evaluate_independent
 from .training.registration import build_card_and_entry
 from .training.task_adapters import create_adapter
 
@@ -60,7 +61,8 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     description = (f"{spec['n_per_kind']} synthetic phantoms per class ({', '.join(spec['kinds'])}), "
                    f"seed {spec['seed']}, {spec['voxel_mm']} mm, from BrainTumorAILib.synthetic")
     card, entry = build_card_and_entry(report, spec["name"], "1.0.0", demo=True, data_description=description,
-                                       intended_use=INTENDED_USE, limitations=LIMITATIONS,
+                                       intended_use=INTENDED_USE,
+                                       limitations=LIMITATIONS + spec.get("limitations", []),
                                        fold_files=fold_files, base_dir=out_dir)
     write_card(card, set_dir / "model_card.json")
     entry["card"] = f"{spec['name']}/model_card.json"
@@ -69,6 +71,25 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     registry.save()
     for plot in run_dir.glob("*.png"):
         shutil.copyfile(plot, set_dir / plot.name)
+    for fold in report["folds"]:  # learning curves
+        shutil.copyfile(run_dir / fold["loss_plot"], set_dir / f"loss_curves_fold{fold['fold']}.png")
+    if "independent_cohort" in spec:
+        add_independent_figures(spec, adapter, card, work_dir, out_dir, set_dir, progress)
+
+
+def add_independent_figures(spec: dict, adapter, card: dict, work_dir: Path, out_dir: Path, set_dir: Path,
+                            progress) -> None:
+    """The deployed set on its independent cohort, as `run` applies it: figures with CIs into the card."""
+    report = evaluate_independent(spec["task"], spec["independent_cohort"], work_dir / f"{spec['name']}-independent",
+                                  out_dir / "registry.json", progress)
+    card["metrics"] = [m for m in card["metrics"] if not m["dataset"].startswith("independent")]
+    card["metrics"] += adapter.independent_card_metrics(report)
+    single = [f["fold"] for f in report.get("folds", []) if f["one_class_for_every_case"]]
+    if single:
+        card["limitations"].append(f"On the independent cohort, fold model(s) {single} give one class to every case.")
+    write_card(card, set_dir / "model_card.json")
+    shutil.copyfile(work_dir / f"{spec['name']}-independent" / "stats" / "evaluation.json",
+                    set_dir / "independent_evaluation.json")
 
 
 def main(argv=None) -> None:

@@ -1,7 +1,8 @@
 """`braintumorai evaluate`: a task's statistics from `run` outputs against known truth.
 
 `--pred DIR` holds one `run` output folder per case (named by case id, each with result.json);
-`--truth` is a folder of cases or a CSV manifest with labels (as for training).
+`--truth` is a folder of cases or a CSV manifest with labels (as for training). Each task
+reads what `run` wrote, so the figures are those of the deployed ensemble.
 """
 
 from __future__ import annotations
@@ -41,12 +42,46 @@ def evaluate_gbm_met(pred_dir: Path, truth, out_dir: Path) -> dict:
         raise InputError(f"runs used different cut-offs {sorted(cutoffs)}; evaluate runs of one model set")
     truth_labels = np.array([int(c.label == "GBM") for c in cases])
     scores = np.array([e["predictive_index"] for e in entries])
-    result = evaluate_binary(truth_labels, scores, cutoffs.pop(), positive_label="GBM", negative_label="metastasis")
+    cutoff = cutoffs.pop()
+    result = evaluate_binary(truth_labels, scores, cutoff, positive_label="GBM", negative_label="metastasis")
     plot_roc(result, out_dir / "roc.png", "gbm-met: predictive index")
     plot_confusion_matrix(result, out_dir / "confusion_matrix.png", f"gbm-met at cut-off {result.threshold:.2f}")
     return {"task": "gbm-met", "n_cases": len(cases), "metrics": result.to_json(),
+            "cutoff_source": entries[0].get("cutoff_source"), "folds": _fold_answers(entries, cutoff),
             "cases": {c.case_id: {"truth": c.label, "predictive_index": e["predictive_index"], "label": e["label"]}
                       for c, e in zip(cases, entries)}}
+
+
+def _fold_answers(entries: list[dict], cutoff: float) -> list[dict]:
+    """Per fold model: how many cases its own predictive index calls GBM at the cut-off, and
+    whether it gives one class to every case (a fold that has learnt nothing does)."""
+    per_case = np.array([e.get("fold_predictive_indices") or [] for e in entries], dtype=float)
+    if per_case.ndim != 2 or per_case.shape[1] == 0:
+        return []
+    calls = per_case >= cutoff
+    return [{"fold": k, "n_called_gbm": int(calls[:, k].sum()), "n_cases": len(entries),
+             "one_class_for_every_case": bool(calls[:, k].all() or not calls[:, k].any())}
+            for k in range(per_case.shape[1])]
+
+
+def evaluate_tumour_type(pred_dir: Path, truth, out_dir: Path) -> dict:
+    """Seven-class figures (Chakrabarty 2021) of the runs' fold-mean probabilities against the
+    cases' tumour type: confusion matrix, accuracy, per-class sensitivity, PPV, NPV and AUC."""
+    from .metrics import evaluate_multiclass
+    from .metrics.plots import plot_one_vs_rest_roc
+    from .tasks.tumour_type import CLASSES
+
+    cases = [c for c in index_cases(truth, label_key="tumour_type") if c.label in CLASSES]
+    if not cases:
+        raise InputError(f"{truth}: no case labelled with a tumour type ({', '.join(CLASSES)})")
+    entries = [_task_entry(pred_dir, c.case_id, "tumour-type") for c in cases]
+    probabilities = np.array([[e["probabilities"][name] for name in CLASSES] for e in entries])
+    result = evaluate_multiclass([c.label for c in cases], probabilities, CLASSES)
+    plot_confusion_matrix(result, out_dir / "confusion_matrix.png",
+                          f"tumour-type: {result.n_correct}/{result.n_cases} correct")
+    plot_one_vs_rest_roc(result, out_dir / "roc_one_vs_rest.png", "tumour-type: one-vs-rest ROC")
+    return {"task": "tumour-type", "n_cases": len(cases), "metrics": result.to_json(),
+            "cases": {c.case_id: {"truth": c.label, "label": e["label"]} for c, e in zip(cases, entries)}}
 
 
 def evaluate_metastases(task: str, pred_dir: Path, truth, out_dir: Path) -> dict:
@@ -83,7 +118,8 @@ def evaluate_metastases(task: str, pred_dir: Path, truth, out_dir: Path) -> dict
 
 EVALUATORS = {"gbm-met": evaluate_gbm_met,
               "mets-25d": lambda *args: evaluate_metastases("mets-25d", *args),
-              "mets-3d": lambda *args: evaluate_metastases("mets-3d", *args)}
+              "mets-3d": lambda *args: evaluate_metastases("mets-3d", *args),
+              "tumour-type": evaluate_tumour_type}
 
 
 def evaluate_command(task: str, pred_dir, truth, out_dir) -> dict:

@@ -86,6 +86,8 @@ class GbmMetAdapter(TaskAdapter):
     task = gbm_met.TASK
     default_preset = "shin2021"
     needs_validation_predictions = True  # a fitted cut-off is chosen on them (nested)
+    references = ("Shin I, et al. Development and validation of a deep learning-based model to distinguish "
+                  "glioblastoma from solitary brain metastasis using conventional MR images. AJNR 2021",)
 
     def __init__(self):
         self.cache_dir: Path | None = None
@@ -218,17 +220,30 @@ class GbmMetAdapter(TaskAdapter):
                 "inputs": ["t1ce", "t2", "t2"], "preprocessing": preprocessing_settings(config),
                 "classes": list(gbm_met.CLASSES)}
 
+    def independent_card_metrics(self, evaluation: dict) -> list[dict]:
+        return _card_metrics(evaluation["metrics"], evaluation["cohort"], evaluation["n_cases"])
+
+    def augmentations_applied(self, config: TrainingConfig) -> list[str]:
+        phases = int(config.model.get("section_phases", 1))
+        return (["left-right flip (p 0.5)", "intensity scale 0.9-1.1 and shift -0.1-0.1"]
+                + ([f"section lattice shifted in {phases} steps of 1/{phases} section"] if phases > 1 else []))
+
     def card_fields(self, metrics: dict, n_cases: int) -> dict:
         chosen = metrics["at_chosen_cutoff"]
-        dataset = "pooled held-out folds (patient-level cross-validation)"
-        card_metrics = [
-            {"name": name, "value": chosen[name], "dataset": dataset, "n_cases": n_cases,
-             "ci": {"level": chosen["ci"][name]["level"], "low": chosen["ci"][name]["low"],
-                    "high": chosen["ci"][name]["high"],
-                    "method": CI_METHOD}}
-            for name in ("auc", "accuracy", "precision", "recall", "f1")
-            if chosen.get(name) is not None and chosen["ci"].get(name, {}).get("low") is not None]
+        dataset = ("pooled held-out folds (patient-level cross-validation), each at its own fold's cut-off"
+                   if metrics.get("cutoff_source") == NESTED_SOURCE else
+                   "pooled held-out folds (patient-level cross-validation)")
+        card_metrics = _card_metrics(chosen, dataset, n_cases)
         return {"thresholds": {"predictive_index": metrics["cutoff"]},
                 "cutoffs": {"predictive_index": {"value": metrics["cutoff"], "how_chosen": metrics["cutoff_how"],
                                                  "source": metrics["cutoff_source"]}},
                 "metrics": card_metrics}
+
+
+def _card_metrics(result: dict, dataset: str, n_cases: int) -> list[dict]:
+    """Model-card metric entries from evaluate_binary's JSON, those with a CI."""
+    return [{"name": name, "value": result[name], "dataset": dataset, "n_cases": n_cases,
+             "ci": {"level": result["ci"][name]["level"], "low": result["ci"][name]["low"],
+                    "high": result["ci"][name]["high"], "method": CI_METHOD}}
+            for name in ("auc", "accuracy", "precision", "recall", "f1")
+            if result.get(name) is not None and result["ci"].get(name, {}).get("low") is not None]

@@ -59,6 +59,18 @@ class TaskAdapter(ABC):
         `needs_validation_predictions`, also `validation_predictions`) and the config."""
         return self.summarise(predictions, cases, out_dir)
 
+    def independent_card_metrics(self, evaluation: dict) -> list[dict]:
+        """Card metrics from `braintumorai evaluate`'s report on an independent cohort (its
+        `cohort` description names the dataset)."""
+        fields = self.card_fields(evaluation["metrics"], evaluation["n_cases"])
+        return [{**metric, "dataset": evaluation["cohort"]} for metric in fields["metrics"]]
+
+    def augmentations_applied(self, config: TrainingConfig) -> list[str]:
+        """What training really did to the samples (the model card's `training.augmentations`)."""
+        return list(config.augmentations)
+
+    references: tuple = ()  # the papers the task follows, for the model card
+
     def model_set_entry(self, config: TrainingConfig) -> dict:
         """Registry fields this task adds to a trained model set (inputs, classes, thresholds...)."""
         return {}

@@ -122,7 +122,7 @@ PRESETS: dict[str, dict] = {
                             augmentations=["flip"], loss={"name": "cross_entropy"},
                             model={"num_classes": 7, "norm": "instance", "widths": [16, 32, 64, 128, 256],
                                    "input_grid": {"size": 128, "spacing_mm": 1.5}, "flip_axes": [0, 1, 2],
-                                   "cam_stage": -1}),
+                                   "pose_and_intensity_jitter": False, "cam_stage": -1}),
 }
 
 
