@@ -92,11 +92,26 @@ def add_independent_figures(spec: dict, adapter, card: dict, work_dir: Path, out
                     set_dir / "independent_evaluation.json")
 
 
+def refresh_independent_figures(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
+    """Re-measure a bundled set on its independent cohort and refresh its card's honest fields
+    (augmentations, references, limitations) without retraining."""
+    adapter = create_adapter(spec["task"])
+    set_dir = out_dir / spec["name"]
+    card = json.loads((set_dir / "model_card.json").read_text())
+    card["training"]["augmentations"] = adapter.augmentations_applied(
+        dataclasses.replace(load_config(spec.get("preset", adapter.default_preset)), **spec["overrides"]))
+    card["references"] = list(adapter.references)
+    card["limitations"] = LIMITATIONS + spec.get("limitations", [])
+    add_independent_figures(spec, adapter, card, work_dir, out_dir, set_dir, progress)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="models folder (default: the bundled one)")
     parser.add_argument("--work", type=Path, default=Path("build/demo_weights"), help="cohorts and runs")
     parser.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    parser.add_argument("--independent-only", action="store_true",
+                        help="only re-measure the bundled sets on their independent cohorts (no training)")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="torch threads (default: half the cores; oversubscribed cores slow training ~10x)")
     args = parser.parse_args(argv)
@@ -106,7 +121,10 @@ def main(argv=None) -> None:
     names = list(DEMO_SETS) if args.tasks == "all" else args.tasks.split(",")
     for name in names:
         progress = Progress("bar")
-        train_demo_set(DEMO_SETS[name], args.work, args.out or models_dir(), progress)
+        if args.independent_only:
+            refresh_independent_figures(DEMO_SETS[name], args.work, args.out or models_dir(), progress)
+        else:
+            train_demo_set(DEMO_SETS[name], args.work, args.out or models_dir(), progress)
         progress.close()
 
 

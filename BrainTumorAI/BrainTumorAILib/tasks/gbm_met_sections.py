@@ -29,13 +29,14 @@ THICK_SLICE_MM = 2.5
 SECTION_SPACING_MM = 5.0
 OUTSIDE_VALUE = 0.0
 SUPERIOR_LPS = np.array([0.0, 0.0, 1.0])
-RIGHT_LPS = np.array([-1.0, 0.0, 0.0])
+LEFT_LPS = np.array([1.0, 0.0, 0.0])
 
 
 @dataclass(frozen=True)
 class SectionPlan:
-    """A stack of parallel sections as one 3D grid: in-plane axes u (towards the patient's right),
-    v = n x u, normal n (superior); `source` says where the section positions came from."""
+    """A stack of parallel sections as one 3D grid: in-plane axes u (towards the patient's left),
+    v = n x u (posterior), normal n (superior), as an axial LPS image's index axes; `source` says
+    where the section positions came from."""
 
     grid: sitk.Image        # empty, LPS; index k is the section
     inside: np.ndarray      # bool (k, j, i): the pixel centre lies inside the ROI
@@ -63,14 +64,14 @@ def is_axial_2d(geometry: dict) -> bool:
 
 
 def _section_axes(normal: np.ndarray) -> np.ndarray:
-    """Columns u, v, n: n points superior, u is the patient's right projected into the plane."""
+    """Columns u, v, n: n points superior, u is the patient's left projected into the plane."""
     normal = normal / np.linalg.norm(normal)
     if normal @ SUPERIOR_LPS < 0:
         normal = -normal
-    right = RIGHT_LPS - (RIGHT_LPS @ normal) * normal
-    if np.linalg.norm(right) < 1e-6:  # a plane containing left-right: no axial reading exists
-        right = np.cross(np.array([0.0, -1.0, 0.0]), normal)
-    u = right / np.linalg.norm(right)
+    left = LEFT_LPS - (LEFT_LPS @ normal) * normal
+    if np.linalg.norm(left) < 1e-6:  # a plane containing left-right: no axial reading exists
+        left = np.cross(np.array([0.0, 1.0, 0.0]), normal)
+    u = left / np.linalg.norm(left)
     return np.column_stack([u, np.cross(normal, u), normal])
 
 
