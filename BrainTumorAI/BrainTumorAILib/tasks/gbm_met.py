@@ -17,6 +17,7 @@ import torch
 
 from ..errors import InputError
 from ..explain import ensemble_cam, normalise_unit
+from ..image import lps_to_ras
 from ..preprocessing.grid import geometry
 from ..roi import BoxROI, VoxelBox
 from .gbm_met_sections import SectionPlan, inside_roi, plan_sections, sample_sections, to_volume
@@ -114,7 +115,7 @@ def predict(models, images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: 
     result = vote(fold_probabilities(models, stack.inputs, device), cutoff)
     result["sections"] = {"source": stack.plan.source, "n": stack.plan.n_sections,
                           "spacing_mm": float(stack.plan.grid.GetSpacing()[2]),
-                          "normal_lps": np.round(stack.plan.normal_lps(), 4).tolist(),
-                          "centres_lps": np.round(stack.plan.centres_lps(), 2).tolist()}
+                          "normal_ras": np.round(lps_to_ras(stack.plan.normal_lps()), 4).tolist(),
+                          "centres_ras": np.round(lps_to_ras(stack.plan.centres_lps()), 2).tolist()}
     cam = cam_volume(models, stack, np.array(result["slice_votes"]), roi, brain_mask) if with_cam else None
     return result, cam

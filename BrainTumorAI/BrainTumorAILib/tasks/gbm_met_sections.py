@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 
-from ..image import lps_to_ras
+from ..image import lps_to_ras, ras_to_lps
 from ..preprocessing import resample
 from ..preprocessing.grid import empty_image
 from ..roi import BoxROI
@@ -90,7 +90,7 @@ def plan_sections(roi: BoxROI, t2_geometry: dict, input_size: int, phase: float 
     `phase` (a fraction of the section step) shifts the lattice: training uses it to see
     sections at every position a T2 slice can take.
     """
-    corners = np.asarray(roi.corners_ras(), dtype=float) * [-1.0, -1.0, 1.0]  # RAS -> LPS
+    corners = ras_to_lps(roi.corners_ras())
     if is_axial_2d(t2_geometry):
         direction = np.array(t2_geometry["direction"], dtype=float).reshape(3, 3)
         axes = _section_axes(direction[:, 2])
@@ -101,7 +101,7 @@ def plan_sections(roi: BoxROI, t2_geometry: dict, input_size: int, phase: float 
     else:
         axes = _section_axes(SUPERIOR_LPS)
         step = SECTION_SPACING_MM
-        first = float(roi.center_ras * [-1.0, -1.0, 1.0] @ axes[:, 2])
+        first = float(ras_to_lps(roi.center_ras) @ axes[:, 2])
         source = f"axial sections {step:g} mm apart (the T2 is not an axial 2D acquisition)"
     local = corners @ axes  # corner coordinates along u, v, n
     low, high = local.min(axis=0), local.max(axis=0)
