@@ -168,6 +168,8 @@ def test_a_fitted_cut_off_is_chosen_on_the_training_folds_only():
     folds[1]["validation_predictions"]["b"] = 0.95
     assert nested_cutoffs(folds, truth, "fitted")[0] == pytest.approx([0.9, 0.95])
     assert nested_cutoffs(folds, truth, "paper") == ([0.55, 0.55], 0.55, PAPER_SOURCE)
+    one_class = [{"validation_predictions": {"a": 0.9}}, {"validation_predictions": {"b": 0.7}}]
+    assert nested_cutoffs(one_class, truth, "fitted")[2].startswith(PAPER_SOURCE)  # nothing to fit: named
 
 
 def test_held_out_figures_are_read_at_each_folds_own_cut_off(tmp_path):

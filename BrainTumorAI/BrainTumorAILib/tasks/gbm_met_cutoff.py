@@ -22,7 +22,8 @@ CUTOFF_MODES = ("paper", "fitted")
 
 
 def youden_cutoff(truth, scores, fallback: float = PAPER_CUTOFF) -> float:
-    """Youden point of `scores` against `truth` (1 = GBM); `fallback` when one class is missing."""
+    """Youden point of `scores` against `truth` (1 = GBM); `fallback` when one class is missing
+    (a fold whose validation patients are all of one class keeps the paper's cut-off)."""
     truth, scores = np.asarray(truth, dtype=int), np.asarray(scores, dtype=float)
     if truth.size == 0 or truth.min() == truth.max():
         return float(fallback)
@@ -47,8 +48,10 @@ def nested_cutoffs(folds: list[dict], truth: dict[str, int], mode: str) -> tuple
         per_fold.append(youden_cutoff([truth[i] for i in ids], scores))
         pooled_ids += ids
         pooled_scores += scores
-    deployed = youden_cutoff([truth[i] for i in pooled_ids], pooled_scores)
-    return per_fold, deployed, NESTED_SOURCE
+    pooled_truth = [truth[i] for i in pooled_ids]
+    if len(set(pooled_truth)) < 2:  # nothing to fit on: say so rather than pass the paper's value off as fitted
+        return per_fold, PAPER_CUTOFF, f"{PAPER_SOURCE}; no validation patients of both classes to fit one"
+    return per_fold, youden_cutoff(pooled_truth, pooled_scores), NESTED_SOURCE
 
 
 def cutoff_source(model_set) -> str:

@@ -227,7 +227,7 @@ class GbmMetAdapter(TaskAdapter):
         plot_roc(ranking, out_dir / "roc.png", "gbm-met: predictive index, held-out patients")
         plot_confusion_matrix(at_cutoff, out_dir / "confusion_matrix.png",
                               f"gbm-met at the {'fold cut-offs' if source == NESTED_SOURCE else f'cut-off {deployed:.2f}'}")
-        how = ("Shin 2021's cut-off (paper preset)" if source != NESTED_SOURCE else
+        how = ("Shin 2021's cut-off" if source != NESTED_SOURCE else
                "Youden point of the fold models' predictive indices on their validation patients "
                "(inside the training folds); held-out figures at each fold's own cut-off")
         return {"cutoff": deployed, "cutoff_source": source, "cutoff_how": how, "fold_cutoffs": per_fold,
