@@ -15,14 +15,17 @@ def rotation_matrix(rx_deg: float, ry_deg: float, rz_deg: float) -> np.ndarray:
 
 # Chakrabarty 2021's internal test set: 361 scans, 337 on the diagonal (rows: truth, columns:
 # prediction, classes in tumour_type.CLASSES order); the split over classes is made up.
+# Chakrabarty 2021's internal test: 337 of 361 correct. The paper gives per-class ranges only
+# (sensitivity 91-100%, PPV 85-100%, NPV 98-100%), not the matrix; this one is made up to meet
+# them (every class inside every range), rows truth, columns prediction.
 CHAKRABARTY_CONFUSION = np.array([
-    [66, 2, 2, 0, 0, 0, 0],
-    [3, 36, 1, 0, 0, 0, 0],
-    [4, 1, 53, 2, 0, 0, 0],
+    [65, 2, 2, 0, 0, 0, 1],
+    [2, 37, 0, 0, 0, 0, 1],
+    [2, 1, 55, 2, 0, 0, 0],
     [0, 0, 2, 57, 1, 0, 0],
-    [0, 0, 0, 2, 44, 0, 0],
+    [0, 0, 1, 2, 42, 0, 1],
     [0, 0, 0, 2, 1, 35, 0],
-    [0, 0, 1, 0, 0, 0, 46],
+    [0, 1, 0, 0, 0, 0, 46],
 ])
 
 

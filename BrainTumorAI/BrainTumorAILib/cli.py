@@ -386,6 +386,9 @@ def _cmd_evaluate(args) -> None:
         figures = metrics["figures"]
         summary = (f"lesion sensitivity {figures['sensitivity']:.3f}, {figures['false_positives_per_case']:.2f} "
                    f"false positives per case, median lesion Dice {figures['median_lesion_dice']:.3f}")
+    elif "per_class" in metrics:  # tumour-type
+        summary = f"accuracy {metrics['accuracy']:.3f}, " + ", ".join(
+            f"{c['name']} sensitivity {c['sensitivity']:.2f}" for c in metrics["per_class"] if c["sensitivity"] is not None)
     else:
         summary = f"AUC {metrics['auc']:.3f}, accuracy {metrics['accuracy']:.3f}"
     print(f"{args.task}: {report['n_cases']} cases, {summary}; report in {args.out}/evaluation.json")

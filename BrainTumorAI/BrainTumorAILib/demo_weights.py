@@ -20,6 +20,7 @@ from .progress import Progress
 from .synthetic import make_cohort
 from .training import load_config, run_kfold
 from .training.cases import index_cases
+from .training.independent_cohort_evaluation import evaluate_independent
 from .training.registration import build_card_and_entry
 from .training.task_adapters import create_adapter
 
@@ -43,8 +44,8 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
                     progress=progress.child(0.0, 0.3))
         finished.write_text(recipe)
     adapter = create_adapter(task)
-    config = dataclasses.replace(load_config(adapter.default_preset), name=f"{adapter.default_preset}-demo",
-                                 **spec["overrides"])
+    preset = spec.get("preset", adapter.default_preset)
+    config = dataclasses.replace(load_config(preset), name=f"{preset}-demo", **spec["overrides"])
     run_dir = work_dir / f"{spec['name']}-run"
     report = run_kfold(adapter, index_cases(cohort_dir, adapter.truth_label_key), config, run_dir,
                        progress=progress.child(0.3, 1.0))
@@ -60,7 +61,8 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     description = (f"{spec['n_per_kind']} synthetic phantoms per class ({', '.join(spec['kinds'])}), "
                    f"seed {spec['seed']}, {spec['voxel_mm']} mm, from BrainTumorAILib.synthetic")
     card, entry = build_card_and_entry(report, spec["name"], "1.0.0", demo=True, data_description=description,
-                                       intended_use=INTENDED_USE, limitations=LIMITATIONS,
+                                       intended_use=INTENDED_USE,
+                                       limitations=LIMITATIONS + spec.get("limitations", []),
                                        fold_files=fold_files, base_dir=out_dir)
     write_card(card, set_dir / "model_card.json")
     entry["card"] = f"{spec['name']}/model_card.json"
@@ -69,6 +71,38 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     registry.save()
     for plot in run_dir.glob("*.png"):
         shutil.copyfile(plot, set_dir / plot.name)
+    for fold in report["folds"]:  # learning curves
+        shutil.copyfile(run_dir / fold["loss_plot"], set_dir / f"loss_curves_fold{fold['fold']}.png")
+    if "independent_cohort" in spec:
+        add_independent_figures(spec, adapter, card, work_dir, out_dir, set_dir, progress)
+
+
+def add_independent_figures(spec: dict, adapter, card: dict, work_dir: Path, out_dir: Path, set_dir: Path,
+                            progress) -> None:
+    """The deployed set on its independent cohort, as `run` applies it: figures with CIs into the card."""
+    report = evaluate_independent(spec["task"], spec["independent_cohort"], work_dir / f"{spec['name']}-independent",
+                                  out_dir / "registry.json", progress)
+    card["metrics"] = [m for m in card["metrics"] if not m["dataset"].startswith("independent")]
+    card["metrics"] += adapter.independent_card_metrics(report)
+    single = [f["fold"] for f in report.get("folds", []) if f["one_class_for_every_case"]]
+    if single:
+        card["limitations"].append(f"On the independent cohort, fold model(s) {single} give one class to every case.")
+    write_card(card, set_dir / "model_card.json")
+    shutil.copyfile(work_dir / f"{spec['name']}-independent" / "stats" / "evaluation.json",
+                    set_dir / "independent_evaluation.json")
+
+
+def refresh_independent_figures(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
+    """Re-measure a bundled set on its independent cohort and refresh its card's honest fields
+    (augmentations, references, limitations) without retraining."""
+    adapter = create_adapter(spec["task"])
+    set_dir = out_dir / spec["name"]
+    card = json.loads((set_dir / "model_card.json").read_text())
+    card["training"]["augmentations"] = adapter.augmentations_applied(
+        dataclasses.replace(load_config(spec.get("preset", adapter.default_preset)), **spec["overrides"]))
+    card["references"] = list(adapter.references)
+    card["limitations"] = LIMITATIONS + spec.get("limitations", [])
+    add_independent_figures(spec, adapter, card, work_dir, out_dir, set_dir, progress)
 
 
 def main(argv=None) -> None:
@@ -76,6 +110,8 @@ def main(argv=None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="models folder (default: the bundled one)")
     parser.add_argument("--work", type=Path, default=Path("build/demo_weights"), help="cohorts and runs")
     parser.add_argument("--tasks", default="all", help="all, or a comma-separated list of tasks")
+    parser.add_argument("--independent-only", action="store_true",
+                        help="only re-measure the bundled sets on their independent cohorts (no training)")
     parser.add_argument("--threads", type=int, default=max(1, (os.cpu_count() or 2) // 2),
                         help="torch threads (default: half the cores; oversubscribed cores slow training ~10x)")
     args = parser.parse_args(argv)
@@ -85,7 +121,11 @@ def main(argv=None) -> None:
     names = [n for n, spec in task_specs().items() if spec.demo_set] if args.tasks == "all" else args.tasks.split(",")
     for name in names:
         progress = Progress("bar")
-        train_demo_set(task_spec(name).part("demo_set"), args.work, args.out or models_dir(), progress)
+        recipe = task_spec(name).part("demo_set")
+        if args.independent_only:
+            refresh_independent_figures(recipe, args.work, args.out or models_dir(), progress)
+        else:
+            train_demo_set(recipe, args.work, args.out or models_dir(), progress)
         progress.close()
 
 

@@ -1,7 +1,8 @@
 """`braintumorai evaluate`: a task's statistics from `run` outputs against known truth.
 
 `--pred DIR` holds one `run` output folder per case (named by case id, each with result.json);
-`--truth` is a folder of cases or a CSV manifest with labels (as for training).
+`--truth` is a folder of cases or a CSV manifest with labels (as for training). Each task
+reads what `run` wrote, so the figures are those of the deployed ensemble.
 """
 
 from __future__ import annotations

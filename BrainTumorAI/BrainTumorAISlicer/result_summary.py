@@ -23,7 +23,8 @@ def summarize(result: dict) -> ResultSummary:
     report a predictive index, class probabilities or lesions appear without changes here."""
     tasks = result.get("tasks", {})
     verdicts = [f"{task}: {entry['label']} (predictive index {entry['predictive_index']:.2f}, "
-                f"cut-off {entry['cutoff']:.2f})" for task, entry in tasks.items() if "predictive_index" in entry]
+                f"cut-off {entry['cutoff']:.2f}" + (f", {entry['cutoff_source']}" if entry.get("cutoff_source") else "")
+                + ")" for task, entry in tasks.items() if "predictive_index" in entry]
     probabilities = [f"{task}: {entry.get('label', '?')} — " + ", ".join(
         f"{name} {value:.0%}" for name, value in sorted(entry["probabilities"].items(), key=lambda kv: -kv[1]))
         for task, entry in tasks.items() if isinstance(entry.get("probabilities"), dict)]

@@ -386,6 +386,9 @@ def test_run_gbm_met_end_to_end(case, tmp_path, monkeypatch, capfd):
     assert 0.0 <= answer["predictive_index"] <= 1.0
     assert answer["label"] in ("GBM", "metastasis")
     assert answer["label"] == ("GBM" if answer["predictive_index"] >= answer["cutoff"] else "metastasis")
+    card = ModelRegistry.load(BUNDLED_REGISTRY).model_sets(gbm_met.TASK)[-1].card()
+    assert answer["cutoff_source"] == card["cutoffs"]["predictive_index"].get("source", answer["cutoff_source"])
+    assert answer["cutoff_source"].startswith(("paper (Shin 2021)", "model set"))
     assert isinstance(answer["n_slices"], int) and answer["n_slices"] > 0
     assert len(answer["slice_votes"]) == answer["n_slices"]
     assert result["models"]["gbm-met"]["demo"] is True and result["models"]["gbm-met"]["notice"]

@@ -80,12 +80,12 @@ class BlobDetector(nn.Module):
         return self.fc(features.mean(dim=(2, 3)))
 
 
-def test_roi_slices_are_cropped_in_channel_order_t1ce_t2_t2():
+def test_roi_sections_are_in_channel_order_t1ce_t2_t2():
     center = np.array([-40.0, -10.0, 0.0])
     images, mask = blob_images(center)
     roi = BoxROI(center, np.eye(3), np.array([20.0, 20.0, 12.0]))
-    stack = gbm_met.roi_slice_stack(images, mask, roi, input_size=32)
-    assert stack.inputs.shape == (len(stack.slice_indices), 3, 32, 32)
+    stack = gbm_met.roi_section_stack(images, mask, roi, input_size=32)
+    assert stack.inputs.shape == (stack.plan.n_sections, 3, 32, 32)
     assert torch.equal(stack.inputs[:, 1], stack.inputs[:, 2])
     assert stack.inputs[:, 0].max() > 4 and torch.allclose(stack.inputs[:, 1], torch.tensor(0.5))
 
@@ -101,11 +101,9 @@ def test_cam_peak_lies_on_the_deciding_blob_in_physical_space():
     peak_kji = np.unravel_index(np.argmax(array), array.shape)
     peak_ras = lps_to_ras(cam.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak_kji[::-1])))
     assert np.linalg.norm(peak_ras - center) < 4.0
-    # outside the ROI's voxel box the map is empty
-    outside = np.ones(array.shape, bool)
-    outside[roi.voxel_box(cam).numpy_slices()] = False
-    assert array[outside].max() == 0
-    assert result["n_slices"] == len(result["slices_used"]) > 0
+    # outside the ROI as drawn the map is empty
+    assert array[roi.mask(cam) == 0].max() == 0
+    assert result["n_slices"] == result["sections"]["n"] > 0
 
 
 def test_roi_in_air_is_refused():
@@ -114,5 +112,5 @@ def test_roi_in_air_is_refused():
     empty.CopyInformation(mask)
     roi = BoxROI(lps_to_ras(mask.TransformIndexToPhysicalPoint((20, 20, 15))), np.eye(3), np.array([10.0, 10.0, 10.0]))
     with pytest.raises(InputError, match="outside the head"):
-        gbm_met.roi_slice_stack(images, empty, roi, input_size=32)
+        gbm_met.roi_section_stack(images, empty, roi, input_size=32)
 

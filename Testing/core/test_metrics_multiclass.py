@@ -40,6 +40,13 @@ def test_chakrabarty_internal_accuracy_from_a_confusion_matrix():
     assert meningioma.specificity == pytest.approx(tn / (tn + fp))
 
 
+def test_the_test_matrix_lies_inside_the_papers_per_class_ranges():
+    y_true, probabilities = cases_from_confusion(CONFUSION)
+    result = evaluate_multiclass(y_true, probabilities, CLASSES, n_draws=10)
+    for per_class in result.per_class:  # Chakrabarty 2021: sensitivity 91-100%, PPV 85-100%, NPV 98-100%
+        assert per_class.sensitivity >= 0.91 and per_class.ppv >= 0.85 and per_class.npv >= 0.98, per_class.name
+
+
 def test_per_class_values_agree_with_scikit_learn():
     rng = np.random.default_rng(0)
     y_true = rng.integers(0, 7, 250)

@@ -69,7 +69,7 @@ def synthetic_run(folder) -> RunResult:
 
     gbm_entry = gbm_met.vote(np.array([[0.9, 0.7, 0.2, 0.8, 0.6], [0.8, 0.4, 0.3, 0.7, 0.7],
                                        [0.7, 0.6, 0.1, 0.9, 0.4]]), cutoff=0.55)
-    gbm_entry.update(model_set="gbm-met-demo", notice=DEMO_NOTICE)
+    gbm_entry.update(model_set="gbm-met-demo", notice=DEMO_NOTICE, cutoff_source="paper (Shin 2021)")
     mets_entry = {"n_lesions": len(rows), "threshold": 0.5, "model_set": "mets-3d-demo", "notice": DEMO_NOTICE,
                   "lesions": [{"id": r["id"], "volume_mm3": r["volume_mm3"],
                                "centroid_ras": [r["centroid_r"], r["centroid_a"], r["centroid_s"]],
@@ -141,7 +141,7 @@ def test_report_is_self_contained(report_page):
 def test_report_shows_verdicts_with_their_numbers(report_run, report_page):
     gbm = report_run.result["tasks"]["gbm-met"]
     assert gbm["predictive_index"] == 0.8 and gbm["label"] == "GBM"  # 4 of 5 slices voted GBM
-    for text in ("predictive index 0.80", "cut-off 0.55", "4 of 5", "at or above the cut-off",
+    for text in ("predictive index 0.80", "cut-off 0.55", "4 of 5", "at or above the cut-off", "paper (Shin 2021)",
                  f"fold agreement {gbm['fold_agreement']:.0%}", "0.80, 0.60, 0.60"):
         assert text in report_page, text
     # tumour-type: every class with its probability, the most likely first

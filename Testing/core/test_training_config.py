@@ -25,8 +25,13 @@ def test_the_later_presets_are_expressible():
     assert (junger.lr_factor, junger.lr_patience) == (0.5, 3)
     assert (junger.batch_size, junger.epochs, junger.folds, junger.patch_size) == (10, 35, 5, [25, 25, 25])
     assert junger.loss == {"name": "dice"} and junger.augmentations == ["flip"]
-    assert load_config("chakrabarty2021").model["num_classes"] == 7
-    assert set(presets()) == {"shin2021", "grovik2020", "junger2021", "chakrabarty2021"}
+    chakrabarty = load_config("chakrabarty2021")  # the authors' public configuration
+    assert chakrabarty.model["num_classes"] == 7 and chakrabarty.model["input_grid"]["size"] == 128
+    assert chakrabarty.model["widths"][0] == 16 and len(chakrabarty.model["widths"]) == 5
+    assert (chakrabarty.learning_rate, chakrabarty.batch_size, chakrabarty.epochs, chakrabarty.weight_decay) == \
+        (5e-4, 5, 200, 1e-5)
+    assert chakrabarty.model["flip_axes"] == [0, 1, 2] and "lesion_weight" not in chakrabarty.loss
+    assert set(presets()) == {"shin2021", "shin2021-finetune", "grovik2020", "junger2021", "chakrabarty2021"}
 
 
 def test_override_file_replaces_preset_values(tmp_path):

@@ -13,7 +13,9 @@ from BrainTumorAILib.models.weights import load_weights, weights_metadata
 from BrainTumorAILib.training import Trainer, augmentation_transform, validation_split
 from BrainTumorAILib.training.distributed import DistributedContext
 from BrainTumorAILib.training.loaders import train_loader
-from BrainTumorAILib.training.trainer import build_optimizer, build_scheduler
+from BrainTumorAILib.training.checkpoint import TrainingState
+from BrainTumorAILib.training.config import TrainingConfig
+from BrainTumorAILib.training.trainer import build_optimizer, build_scheduler, stop_early
 
 
 pytestmark = pytest.mark.usefixtures("single_thread")
@@ -127,3 +129,10 @@ def test_optimizers_and_plateau_schedule():
         scheduler.step(score)
         lrs.append(optimizer.param_groups[0]["lr"])
     assert lrs == pytest.approx([initial, initial, initial, initial / 2, initial / 2])
+
+
+def test_early_stopping_counts_epochs_without_a_better_validation_score():
+    state = TrainingState(fingerprint="x", epoch=7, best_epoch=4)
+    assert stop_early(state, TrainingConfig(early_stopping_patience=3))
+    assert not stop_early(state, TrainingConfig(early_stopping_patience=4))
+    assert not stop_early(state, TrainingConfig())  # 0: never

@@ -4,7 +4,8 @@ from BrainTumorAISlicer.result_summary import NOT_RUN, summarize
 
 RESULT = {
     "tasks": {
-        "gbm-met": {"label": "GBM", "predictive_index": 0.8125, "cutoff": 0.5, "n_slices": 14},
+        "gbm-met": {"label": "GBM", "predictive_index": 0.8125, "cutoff": 0.5, "n_slices": 14,
+                    "cutoff_source": "model set, nested CV"},
         "mets-3d": {"lesions": [{"id": 1}, {"id": 2}, {"id": 3}]},
         "mets-25d": {"lesions": [{"id": 1}]},
         "tumour-type": {"label": "hgg", "probabilities": {"hgg": 0.7, "lgg": 0.05, "metastasis": 0.25}},
@@ -20,7 +21,7 @@ RESULT = {
 
 def test_each_finding_is_summarised():
     summary = summarize(RESULT)
-    assert summary.verdict == "gbm-met: GBM (predictive index 0.81, cut-off 0.50)"
+    assert summary.verdict == "gbm-met: GBM (predictive index 0.81, cut-off 0.50, model set, nested CV)"
     assert summary.probabilities == "tumour-type: hgg — hgg 70%, metastasis 25%, lgg 5%"
     assert summary.lesions == "mets-3d: 3 lesions\nmets-25d: 1 lesion"
 

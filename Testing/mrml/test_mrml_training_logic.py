@@ -104,6 +104,7 @@ def test_train_and_evaluate_commands():
 def test_a_training_the_core_refuses_raises_its_message(two_cases, tmp_path):
     scene_cases = BrainTumorAITrainingLogic.scene_cases(labels={BRATS: "GBM", "case02": "metastasis"})
     with pytest.raises(BrainTumorAIError, match="^train failed: .*(fold|patient|case)"):
-        BrainTumorAITrainingLogic().train("gbm-met", scene_cases, tmp_path / "run", folds=5, register=False)
+        BrainTumorAITrainingLogic().train("gbm-met", scene_cases, tmp_path / "run", preset="shin2021-finetune",
+                                          folds=5, register=False)
     assert Path(tmp_path / "run" / "cases" / "cases.csv").is_file()
     assert not (tmp_path / "run" / "training_report.json").exists()

@@ -34,9 +34,23 @@ def build_slice_resnet50(in_channels: int = 3, num_classes: int = 2, widths=PAPE
 
 
 def freeze_backbone(model: ResNet) -> None:
-    """Freeze every convolution and batch-norm; only the fully connected head trains (Shin 2021)."""
+    """Freeze every convolution and batch-norm, statistics included; only the head trains (Shin 2021).
+
+    Parameters stop getting gradients, and every module outside the head is kept in eval mode,
+    so batch-norm normalises with (and never updates) its ImageNet running statistics. The
+    trainer calls `model.train()` each epoch, which would switch them back: a forward pre-hook
+    puts them in eval mode again before every forward pass.
+    """
     for name, parameter in model.named_parameters():
         parameter.requires_grad = name.startswith("fc.")
+    frozen = [module for name, module in model.named_modules() if name and not name.startswith("fc")]
+
+    def keep_frozen_in_eval(_module, _inputs):
+        for module in frozen:
+            module.eval()
+
+    keep_frozen_in_eval(model, None)
+    model.register_forward_pre_hook(keep_frozen_in_eval)
 
 
 def load_torchvision_resnet50(model: ResNet, path: Path) -> list[str]:

@@ -84,10 +84,35 @@ def _rigid(rng, max_angle_deg, min_angle_deg=0.0):
     return Rotation.from_rotvec(axis * np.deg2rad(angle)).as_matrix(), angle
 
 
+# Acquisitions the default protocol never makes, for independent test cohorts: name ->
+# (voxel axes as LPS unit columns before a 5-20 degree tilt, spacing in voxel_mm units, 2D?,
+# bias-field strength factor). "axial" 2D variants stay within 20 degrees of axial.
+VARIANTS = {
+    "sagittal_2d": (((0, 1, 0), (0, 0, -1), (1, 0, 0)), (0.9, 0.9, 4.0), True, 2.0),
+    "coronal_2d": (((1, 0, 0), (0, 0, -1), (0, 1, 0)), (0.9, 0.9, 5.0), True, 2.0),
+    "axial_2d_6mm": (((1, 0, 0), (0, 1, 0), (0, 0, 1)), (0.8, 0.8, 6.0), True, 2.5),
+    "axial_3d": (((1, 0, 0), (0, 1, 0), (0, 0, 1)), (1.0, 1.0, 1.0), False, 2.0),
+    "sagittal_3d": (((0, 1, 0), (0, 0, -1), (1, 0, 0)), (1.0, 1.0, 1.1), False, 2.0),
+    "coronal_3d": (((1, 0, 0), (0, 0, -1), (0, 1, 0)), (0.95, 0.95, 1.2), False, 2.0),
+    "axial_2d_3mm": (((1, 0, 0), (0, 1, 0), (0, 0, 1)), (0.9, 0.9, 3.0), True, 2.5),
+}
+
+
+def _variant(rng, variant: str, voxel_mm: float):
+    """Direction, spacing, sub-slices and bias factor of a named variant (drawn after the
+    default protocol's draws, so cases without a variant are unchanged)."""
+    axes, spacing, two_d, bias_factor = VARIANTS[variant]
+    max_tilt = 15.0 if variant.startswith("axial") else 20.0
+    tilt, _ = _rigid(rng, max_tilt, 5.0)
+    direction = tilt @ np.array(axes, dtype=float).T
+    return direction, np.round(np.array(spacing) * voxel_mm, 3), SUBSLICES if two_d else 1, bias_factor
+
+
 def sample_acquisition(rng: np.random.Generator, sequence: str, voxel_mm: float, head: Head,
-                       pose: np.ndarray | None = None) -> Acquisition:
+                       pose: np.ndarray | None = None, variant: str | None = None) -> Acquisition:
     """Random protocol, head position and field of view for one sequence; `pose` (a 4x4 world-to-scanner
-    matrix) fixes the head position instead (a follow-up study's, see followup.py)."""
+    matrix) fixes the head position instead (a follow-up study's, see followup.py); `variant` (a
+    VARIANTS name) replaces the plane, voxel size and slice profile, and strengthens the bias field."""
     if sequence in THREE_D:
         spacing = np.array([rng.uniform(0.9, 1.0)] * 2 + [rng.uniform(1.0, 1.2)]) * voxel_mm
         subslices = 1
@@ -106,13 +131,16 @@ def sample_acquisition(rng: np.random.Generator, sequence: str, voxel_mm: float,
         angle = rigid_parameters(pose)["rotation_deg"]
         shift = pose[:3, 3]
     direction, _ = _rigid(rng, 6.0, 1.5)  # an oblique prescription, a few degrees off axial
+    bias_factor = 1.0
+    if variant is not None:
+        direction, spacing, subslices, bias_factor = _variant(rng, variant, voxel_mm)
     envelope = apply(pose, head.surface_points)
     frame = envelope @ direction
     margin = rng.uniform(3.0, 12.0, size=(2, 3))
     low, high = frame.min(axis=0) - margin[0], frame.max(axis=0) + margin[1]
     size = np.ceil((high - low) / spacing).astype(int) + 1
     grid = Grid(direction @ low, spacing, direction, size)
-    bias = rng.normal(0.0, 0.08, size=(3, 3, 3))
+    bias = rng.normal(0.0, 0.08, size=(3, 3, 3)) * bias_factor
     bias[0, 0, 0] = 0.0
     bias[np.add.outer(np.add.outer(np.arange(3), np.arange(3)), np.arange(3)) > 2] = 0.0
     return Acquisition(

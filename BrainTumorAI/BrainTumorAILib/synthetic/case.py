@@ -53,7 +53,7 @@ def _write(folder: Path, acquired: dict, truth: dict) -> None:
     write_truth(truth, folder / "truth.json")
 
 
-def make_case(out_dir, kind: str, seed: int, voxel_mm: float = 1.0) -> Path:
+def make_case(out_dir, kind: str, seed: int, voxel_mm: float = 1.0, variants: dict | None = None) -> Path:
     """Write the case `synth-<kind>-<seed:04d>` into `out_dir` and return its folder.
 
     The folder holds `t1.nii.gz`, `t1ce.nii.gz`, `t2.nii.gz`, `flair.nii.gz` (int16, each in
@@ -61,7 +61,9 @@ def make_case(out_dir, kind: str, seed: int, voxel_mm: float = 1.0) -> Path:
     `truth/seg_t2.nii.gz` (BraTS labels 1 core, 2 oedema, 3 enhancing), `truth/lesions_t1ce.nii.gz`
     (lesion ids), `truth/brain_t1ce.nii.gz`, `truth/brain_t2.nii.gz` and `truth.json`.
     `voxel_mm` sets the grid of the anatomy and of every acquisition (1.0: MNI 1 mm; 2-3 for
-    small, fast phantoms); physical sizes stay the same. The same arguments give the same files.
+    small, fast phantoms); physical sizes stay the same. `variants` (sequence -> a name of
+    acquisition.VARIANTS) acquires those sequences in another plane or slice profile, for
+    independent test cohorts. The same arguments give the same files.
     """
     _check(kind, seed, voxel_mm)
     rng = case_rng(kind, seed)
@@ -69,7 +71,7 @@ def make_case(out_dir, kind: str, seed: int, voxel_mm: float = 1.0) -> Path:
     head = make_head(template, rng)
     tissue = tissue_intensities(rng)
     lesions = [render(lesion, head, voxel_mm) for lesion in sample_lesions(kind, head, rng)]
-    acquisitions = {seq: sample_acquisition(rng, seq, voxel_mm, head) for seq in SEQUENCES}
+    acquisitions = {seq: sample_acquisition(rng, seq, voxel_mm, head, (variants or {}).get(seq)) for seq in SEQUENCES}
     acquired = {seq: acquire(acq, head, lesions, tissue[seq], rng, brain_mask=seq in TRUTH_SEQUENCES)
                 for seq, acq in acquisitions.items()}
 

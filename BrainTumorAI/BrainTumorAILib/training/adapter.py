@@ -22,6 +22,8 @@ class TaskAdapter(ABC):
     default_preset: str
     # The truth.json key that labels a synthetic case for this task ("gbm_met_label" or "tumour_type").
     truth_label_key: str = "gbm_met_label"
+    # Whether `summarise_folds` needs each fold model's predictions on its validation patients.
+    needs_validation_predictions: bool = False
 
     @abstractmethod
     def prepare(self, cases: list[Case], cache_dir: Path, progress=None) -> None:
@@ -50,6 +52,24 @@ class TaskAdapter(ABC):
     @abstractmethod
     def summarise(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path) -> dict:
         """Task metrics with CIs over pooled held-out predictions; writes the task's plots into out_dir."""
+
+    def summarise_folds(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path, folds: list[dict],
+                        config: TrainingConfig) -> dict:
+        """`summarise` with the folds' splits (test, train and validation ids; with
+        `needs_validation_predictions`, also `validation_predictions`) and the config."""
+        return self.summarise(predictions, cases, out_dir)
+
+    def independent_card_metrics(self, evaluation: dict) -> list[dict]:
+        """Card metrics from `braintumorai evaluate`'s report on an independent cohort (its
+        `cohort` description names the dataset)."""
+        fields = self.card_fields(evaluation["metrics"], evaluation["n_cases"])
+        return [{**metric, "dataset": evaluation["cohort"]} for metric in fields["metrics"]]
+
+    def augmentations_applied(self, config: TrainingConfig) -> list[str]:
+        """What training really did to the samples (the model card's `training.augmentations`)."""
+        return list(config.augmentations)
+
+    references: tuple = ()  # the papers the task follows, for the model card
 
     def model_set_entry(self, config: TrainingConfig) -> dict:
         """Registry fields this task adds to a trained model set (inputs, classes, thresholds...)."""

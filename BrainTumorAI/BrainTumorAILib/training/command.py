@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from .cases import index_cases
-from .config import load_config
+from .config import check_trainable, load_config
 from .kfold import run_kfold
 from .task_adapters import create_adapter
 
@@ -21,5 +21,6 @@ def train_command(task: str, data, out, preset: str | None = None, folds: int | 
     config = load_config(preset or adapter.default_preset, config_path)
     if folds is not None:
         config = dataclasses.replace(config, folds=folds)
+    check_trainable(config)  # before the (slow) indexing and preprocessing
     cases = index_cases(data, label_key=adapter.truth_label_key)
     return run_kfold(adapter, cases, config, out, progress=progress)

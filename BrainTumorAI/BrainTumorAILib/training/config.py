@@ -20,7 +20,9 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULERS = ("none", "plateau")
 SAMPLERS = ("shuffle", "balanced_positive_fraction")
 # Settings that may change when a run is resumed (train longer, move to another device).
-RESUMABLE_CHANGES = ("epochs", "device", "num_workers")
+RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff")
+CUTOFFS = ("paper", "fitted")
+FINETUNE_PRESET = "shin2021-finetune"
 
 
 @dataclass
@@ -44,7 +46,9 @@ class TrainingConfig:
     loss: dict = field(default_factory=dict)
     model: dict = field(default_factory=dict)
     pretrained: str | None = None    # local weights file the adapter loads before training
-    freeze_backbone: bool = False
+    freeze_backbone: bool = False    # needs `pretrained`: a frozen random backbone learns nothing
+    cutoff: str = "paper"            # decision threshold: the paper's, or "fitted" inside the training folds
+    early_stopping_patience: int = 0  # stop a fold after this many epochs without a better validation score (0: never)
     folds: int = 5
     validation_fraction: float = 0.1  # of each fold's training patients, to pick the best epoch
     seed: int = 0
@@ -55,7 +59,7 @@ class TrainingConfig:
         for name in ("epochs", "batch_size", "folds", "lr_patience"):
             _check(_is_int(getattr(self, name)) and getattr(self, name) >= 1, name, "a whole number >= 1")
         _check(self.folds >= 2, "folds", "at least 2")
-        for name in ("seed", "num_workers"):
+        for name in ("seed", "num_workers", "early_stopping_patience"):
             _check(_is_int(getattr(self, name)) and getattr(self, name) >= 0, name, "a whole number >= 0")
         _check(_is_number(self.learning_rate) and self.learning_rate > 0, "learning_rate", "a number > 0")
         _check(_is_number(self.weight_decay) and self.weight_decay >= 0, "weight_decay", "a number >= 0")
@@ -76,6 +80,7 @@ class TrainingConfig:
             _check(isinstance(getattr(self, name), dict), name, "an object")
         _check(self.pretrained is None or isinstance(self.pretrained, str), "pretrained", "null or a file path")
         _check(isinstance(self.freeze_backbone, bool), "freeze_backbone", "true or false")
+        _check(self.cutoff in CUTOFFS, "cutoff", f"one of {', '.join(CUTOFFS)}")
         _check(isinstance(self.name, str) and self.name, "name", "a non-empty string")
 
     def to_json(self) -> dict:
@@ -93,6 +98,16 @@ def load_config(preset_name: str, override_path=None) -> TrainingConfig:
         raise InputError(f"unknown preset {preset_name!r} (choose from {', '.join(known)})")
     overrides = _read_overrides(Path(override_path)) if override_path else {}
     return TrainingConfig(**{**known[preset_name], "name": preset_name, **overrides})
+
+
+def check_trainable(config: TrainingConfig) -> None:
+    """Refuse settings that cannot train: a frozen backbone without the pretrained file."""
+    if config.freeze_backbone and not config.pretrained:
+        raise InputError(f"training config {config.name}: freeze_backbone needs ImageNet weights - set \"pretrained\" "
+                         f"to a local torchvision ResNet-50 file with --config, or train the whole network "
+                         f"with --preset {FINETUNE_PRESET}")
+    if config.pretrained and not Path(config.pretrained).is_file():
+        raise InputError(f"training config {config.name}: pretrained weights file not found: {config.pretrained}")
 
 
 def _read_overrides(path: Path) -> dict:

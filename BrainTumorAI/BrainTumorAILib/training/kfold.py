@@ -14,7 +14,7 @@ from ..progress import NullProgress
 from ..quality.reference import reference_statistics
 from .adapter import TaskAdapter
 from .cases import Case
-from .config import TrainingConfig
+from .config import TrainingConfig, check_trainable
 from .distributed import derived_seed, distributed_context
 from .folds import patient_folds, validation_split
 from .report import plot_fold_losses, weight_file_entry, write_report
@@ -34,6 +34,7 @@ def run_kfold(adapter: TaskAdapter, cases: list[Case], config: TrainingConfig, o
     main process and None on the other ranks of a distributed job.
     """
     out_dir = Path(out_dir)
+    check_trainable(config)
     with distributed_context(config.device) as ctx:
         progress = (progress or NullProgress()) if ctx.is_main else NullProgress()
         folds = patient_folds(cases, config.folds, config.seed)
@@ -46,16 +47,19 @@ def run_kfold(adapter: TaskAdapter, cases: list[Case], config: TrainingConfig, o
                                           config.validation_fraction, derived_seed(config.seed, k))
             trainer = Trainer(adapter, config, out_dir, progress.child(0.1 + k * span, 0.1 + (k + 1) * span))
             result = trainer.fit(train, val, fold=k)
+            split = {"fold": k, "test": sorted(held_ids), "train": [c.case_id for c in train],
+                     "validation": [c.case_id for c in val]}
             if ctx.is_main:
                 pooled.update(_predict_held_out(adapter, config, result, held_out, ctx.device))
+                if adapter.needs_validation_predictions:  # e.g. a cut-off fitted inside the training folds
+                    split["validation_predictions"] = _predict(adapter, config, result, val, ctx.device)
                 plot_fold_losses(result, fold_dir(out_dir, k))
-            splits.append({"fold": k, "test": sorted(held_ids), "train": [c.case_id for c in train],
-                           "validation": [c.case_id for c in val]})
+            splits.append(split)
             results.append(result)
         report = None
         if ctx.is_main:
             progress.update("evaluating", 0.95, "pooled held-out predictions")
-            metrics = adapter.summarise(pooled, cases, out_dir)
+            metrics = adapter.summarise_folds(pooled, cases, out_dir, splits, config)
             model_set = {"task": adapter.task, **adapter.model_set_entry(config),
                          "folds": [weight_file_entry(r, out_dir) for r in results]}
             progress.update("evaluating", 0.97, "input statistics of the training cases (for run-time checks)")
@@ -82,7 +86,13 @@ def _prepare(adapter: TaskAdapter, cases: list[Case], cache_dir: Path, ctx, prog
 def _predict_held_out(adapter: TaskAdapter, config: TrainingConfig, result: FoldResult, held_out: list[Case],
                       device) -> dict[str, dict]:
     """The fold's best model on its held-out cases; also saved beside the fold's checkpoints."""
-    model = load_weights(adapter.build_model(config), result.weights, result.sha256).to(device).eval()
-    predictions = adapter.predict_cases([model], held_out, config)
+    predictions = _predict(adapter, config, result, held_out, device)
     write_json(result.weights.parent / PREDICTIONS_FILE, predictions)
     return predictions
+
+
+def _predict(adapter: TaskAdapter, config: TrainingConfig, result: FoldResult, cases: list[Case],
+             device) -> dict[str, dict]:
+    """The fold's best model on some cases."""
+    model = load_weights(adapter.build_model(config), result.weights, result.sha256).to(device).eval()
+    return adapter.predict_cases([model], cases, config)

@@ -6,6 +6,7 @@ import datetime
 from pathlib import Path
 
 from ..models import DEMO_NOTICE, ModelRegistry, write_card
+from .config import TrainingConfig
 from .task_adapters import create_adapter
 
 
@@ -29,7 +30,15 @@ def build_card_and_entry(report: dict, name: str, version: str, demo: bool, data
             "cutoffs": fields["cutoffs"],
             "training_data": {"description": data_description, "n_cases": n_cases, "synthetic": demo,
                               "splits": {f"fold_{f['fold']}_test": len(f["test"]) for f in report["folds"]}},
-            "training": report["config"], "metrics": fields["metrics"], "intended_use": intended_use,
+            "training": {**report["config"],
+                         "augmentations": adapter.augmentations_applied(TrainingConfig(**report["config"]))},
+            "references": list(adapter.references),
+            "learning_curves": {f"fold_{f['fold']}": {"best_epoch": f["best_epoch"], "epochs_run": len(f["history"]),
+                                                      "train_loss": [round(h["train_loss"], 5) for h in f["history"]],
+                                                      "val_loss": [round(h["val_loss"], 5) for h in f["history"]],
+                                                      "val_score": [round(h["val_score"], 5) for h in f["history"]]}
+                                for f in report["folds"]},
+            "metrics": fields["metrics"], "intended_use": intended_use,
             "limitations": limitations, "files": [{"path": f["path"], "sha256": f["sha256"]} for f in folds],
             **({"input_statistics": model_set["input_statistics"]} if "input_statistics" in model_set else {}),
             # what else the task reports (tumour-type: the confusion matrix)

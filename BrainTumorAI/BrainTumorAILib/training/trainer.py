@@ -61,6 +61,13 @@ def build_scheduler(optimizer, config: TrainingConfig):
     return None
 
 
+def stop_early(state: TrainingState, config: TrainingConfig) -> bool:
+    """Early stopping: `early_stopping_patience` epochs in a row without a better validation
+    score (on the validation split of the fold's own training patients)."""
+    patience = config.early_stopping_patience
+    return bool(patience) and state.best_epoch is not None and state.epoch - state.best_epoch >= patience
+
+
 class Trainer:
     """Train one fold of a task: validation every epoch, best and last checkpoints, history.
 
@@ -93,6 +100,8 @@ class Trainer:
             network = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda"
                                               else None) if ctx.distributed else model
             for epoch in range(state.epoch + 1, config.epochs + 1):
+                if stop_early(state, config):
+                    break
                 # Dropout and augmentation draw from streams fixed by (seed, fold, epoch, rank):
                 # resuming at any epoch repeats the uninterrupted run.
                 set_determinism(seed=derived_seed(config.seed, fold, epoch, ctx.rank))

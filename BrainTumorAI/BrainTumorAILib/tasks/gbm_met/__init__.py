@@ -11,11 +11,17 @@ SPEC = TaskSpec(
     training_adapter=".training:GbmMetAdapter", evaluator=".evaluation:evaluate",
     networks={"slice_resnet50": "...networks.slice_resnet:build_slice_resnet50"},
     presets={
-        # Shin 2021: 2D ResNet-50, ImageNet weights with convolutions frozen, FC head fine-tuned.
-        # `pretrained` must point to a local torchvision ResNet-50 file (no download here);
-        # input_size is ImageNet's 224 (the paper gives no slice size).
+        # Shin 2021: 2D ResNet-50, ImageNet weights with every convolution and batch-norm frozen
+        # (statistics included), FC head with dropout fine-tuned, Adam. `pretrained` must point to a
+        # local torchvision ResNet-50 file (nothing is downloaded); without one `train` stops.
+        # input_size is ImageNet's 224 (the paper gives no section size).
         "shin2021": dict(batch_size=64, optimizer="adam", learning_rate=1e-3, epochs=100, freeze_backbone=True,
                          model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
+        # Not in Shin 2021: the same network with every layer trained (from ImageNet weights when
+        # `pretrained` is given, else from scratch) - for users without the ImageNet file.
+        "shin2021-finetune": dict(batch_size=64, optimizer="adam", learning_rate=1e-4, epochs=100,
+                                  freeze_backbone=False, early_stopping_patience=10,
+                                  model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
     },
     demo_set=".training:DEMO_SET",
     # Shin 2021: clinical axial T2 with 5 mm slices

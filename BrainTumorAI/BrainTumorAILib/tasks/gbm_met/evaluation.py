@@ -24,9 +24,23 @@ def evaluate(task: str, pred_dir: Path, truth, out_dir: Path) -> dict:
         raise InputError(f"runs used different cut-offs {sorted(cutoffs)}; evaluate runs of one model set")
     truth_labels = np.array([int(c.label == "GBM") for c in cases])
     scores = np.array([e["predictive_index"] for e in entries])
-    result = evaluate_binary(truth_labels, scores, cutoffs.pop(), positive_label="GBM", negative_label="metastasis")
+    cutoff = cutoffs.pop()
+    result = evaluate_binary(truth_labels, scores, cutoff, positive_label="GBM", negative_label="metastasis")
     plot_roc(result, out_dir / "roc.png", "gbm-met: predictive index")
     plot_confusion_matrix(result, out_dir / "confusion_matrix.png", f"gbm-met at cut-off {result.threshold:.2f}")
     return {"task": "gbm-met", "n_cases": len(cases), "metrics": result.to_json(),
+            "cutoff_source": entries[0].get("cutoff_source"), "folds": _fold_answers(entries, cutoff),
             "cases": {c.case_id: {"truth": c.label, "predictive_index": e["predictive_index"], "label": e["label"]}
                       for c, e in zip(cases, entries)}}
+
+
+def _fold_answers(entries: list[dict], cutoff: float) -> list[dict]:
+    """Per fold model: how many cases its own predictive index calls GBM at the cut-off, and
+    whether it gives one class to every case (a fold that has learnt nothing does)."""
+    per_case = np.array([e.get("fold_predictive_indices") or [] for e in entries], dtype=float)
+    if per_case.ndim != 2 or per_case.shape[1] == 0:
+        return []
+    calls = per_case >= cutoff
+    return [{"fold": k, "n_called_gbm": int(calls[:, k].sum()), "n_cases": len(entries),
+             "one_class_for_every_case": bool(calls[:, k].all() or not calls[:, k].any())}
+            for k in range(per_case.shape[1])]

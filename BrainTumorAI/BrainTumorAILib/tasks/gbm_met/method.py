@@ -1,9 +1,10 @@
-"""GBM vs solitary metastasis (Shin 2021): ROI slices, fold-ensemble vote, predictive index, CAM.
+"""GBM vs solitary metastasis (Shin 2021): axial ROI sections, fold-ensemble vote, predictive index, CAM.
 
-Every axial slice of the ROI on the T2-referenced 1 mm grid is cropped to the ROI rectangle,
-fed as [T1CE, T2, T2] to each fold's ResNet-50; a per-slice majority vote over folds, then the
-predictive index = slices voted GBM / slices in the ROI, compared with the model card's cut-off
-(Shin 2021, predictive index; 0.55 in the paper).
+The patient's axial sections through the ROI (see gbm_met_sections: the T2's own sections for
+an axial 2D T2, else 5 mm apart), each sampled over the ROI's footprint from the T2-referenced
+images, fed as [T1CE, T2, T2] to each fold's ResNet-50; a per-section majority vote over folds,
+then the predictive index = sections voted GBM / sections, compared with the model set's
+cut-off (Shin 2021: 0.55). Sections and CAM hold nothing outside the ROI as drawn.
 """
 
 from __future__ import annotations
@@ -13,24 +14,26 @@ from dataclasses import dataclass
 import numpy as np
 import SimpleITK as sitk
 import torch
-import torch.nn.functional as F
 
 from ...errors import InputError
 from ...explain import ensemble_cam, normalise_unit
+from ...image import lps_to_ras
+from ...preprocessing.grid import geometry
 from ...roi import BoxROI, VoxelBox
+from .sections import SectionPlan, inside_roi, plan_sections, sample_sections, to_volume
 
 TASK = "gbm-met"
 CLASSES = ("metastasis", "GBM")  # index 1, GBM, is the positive class as in Shin 2021
 MIN_BRAIN_FRACTION = 0.05
+INPUT_CHANNELS = ("t1ce", "t2", "t2")  # Shin 2021
 
 
 @dataclass
-class SliceStack:
-    """Network inputs of the ROI's slices and where they came from on the reference grid."""
+class SectionStack:
+    """Network inputs of the ROI's axial sections and the plan that placed them."""
 
-    inputs: torch.Tensor  # (n_slices, 3, size, size)
-    box: VoxelBox  # on the reference 1 mm grid
-    slice_indices: list[int]
+    inputs: torch.Tensor  # (n_sections, 3, size, size)
+    plan: SectionPlan
 
 
 def roi_box(brain_mask: sitk.Image, roi: BoxROI) -> VoxelBox:
@@ -43,22 +46,13 @@ def roi_box(brain_mask: sitk.Image, roi: BoxROI) -> VoxelBox:
     return box
 
 
-def roi_crops(images: dict[str, sitk.Image], box: VoxelBox) -> np.ndarray:
-    """Every ROI slice cropped to the ROI rectangle as [T1CE, T2, T2], shape (k, 3, j, i)."""
-    crops = [sitk.GetArrayViewFromImage(images[name])[box.numpy_slices()] for name in ("t1ce", "t2", "t2")]
-    return np.stack(crops, axis=1).astype(np.float32)
-
-
-def resize_slices(crops: torch.Tensor, input_size: int) -> torch.Tensor:
-    return F.interpolate(crops, size=(input_size, input_size), mode="bilinear", align_corners=False)
-
-
-def roi_slice_stack(images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: BoxROI,
-                    input_size: int) -> SliceStack:
-    """Crop every ROI slice to the ROI rectangle and resize it to `input_size` squared."""
-    box = roi_box(brain_mask, roi)
-    crops = torch.from_numpy(roi_crops(images, box))
-    return SliceStack(resize_slices(crops, input_size), box, list(box.axial_slices))
+def roi_section_stack(images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: BoxROI, input_size: int,
+                      t2_geometry: dict | None = None) -> SectionStack:
+    """The ROI's axial sections as network inputs; `t2_geometry` is the T2 input's (default: the
+    reference grid's, for images already on the T2's own grid)."""
+    roi_box(brain_mask, roi)
+    plan = plan_sections(roi, t2_geometry or geometry(images["t2"]), input_size)
+    return SectionStack(torch.from_numpy(sample_sections(images, plan, INPUT_CHANNELS)), plan)
 
 
 @torch.inference_mode()
@@ -95,25 +89,33 @@ def vote(probabilities: np.ndarray, cutoff: float) -> dict:
     }
 
 
-def cam_volume(models, stack: SliceStack, slice_classes: np.ndarray, reference_grid: sitk.Image) -> sitk.Image:
-    """CAM of each slice's voted class, resized back into the ROI rectangle, 0-1 over the volume."""
-    maps = ensemble_cam(models, stack.inputs, torch.as_tensor(slice_classes, dtype=torch.long))
-    box = stack.box
-    rows, cols = box.size[1], box.size[0]
-    resized = F.interpolate(torch.from_numpy(maps)[:, None], size=(rows, cols), mode="bilinear", align_corners=False)
-    volume = np.zeros(sitk.GetArrayViewFromImage(reference_grid).shape, dtype=np.float32)
-    volume[box.numpy_slices()] = resized[:, 0].numpy()
-    image = sitk.GetImageFromArray(normalise_unit(volume))
+def cam_volume(models, stack: SectionStack, section_classes: np.ndarray, roi: BoxROI,
+               reference_grid: sitk.Image) -> sitk.Image:
+    """CAM of each section's voted class placed back on the reference grid inside the ROI, 0-1."""
+    maps = ensemble_cam(models, stack.inputs, torch.as_tensor(section_classes, dtype=torch.long))
+    volume = to_volume(maps, stack.plan, reference_grid, roi)
+    image = sitk.GetImageFromArray(normalise_unit(sitk.GetArrayFromImage(volume)))
     image.CopyInformation(reference_grid)
     return image
 
 
+def restrict_to_roi(image: sitk.Image, roi: BoxROI) -> sitk.Image:
+    """The map with every voxel whose centre lies outside the ROI set to 0 (e.g. after
+    interpolation onto a T2's thick voxels, which would carry it past the ROI's faces)."""
+    restricted = sitk.GetImageFromArray(sitk.GetArrayFromImage(image) * inside_roi(image, roi))
+    restricted.CopyInformation(image)
+    return sitk.Cast(restricted, image.GetPixelID())
+
+
 def predict(models, images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: BoxROI, input_size: int,
-            cutoff: float, device: torch.device, with_cam: bool = True) -> tuple[dict, sitk.Image | None]:
+            cutoff: float, device: torch.device, with_cam: bool = True,
+            t2_geometry: dict | None = None) -> tuple[dict, sitk.Image | None]:
     """The task on preprocessed, T2-referenced images: result dict and CAM on the reference grid."""
-    stack = roi_slice_stack(images, brain_mask, roi, input_size)
+    stack = roi_section_stack(images, brain_mask, roi, input_size, t2_geometry)
     result = vote(fold_probabilities(models, stack.inputs, device), cutoff)
-    result["slices_used"] = stack.slice_indices
-    result["roi_voxel_box"] = {"start": list(stack.box.start), "stop": list(stack.box.stop)}
-    cam = cam_volume(models, stack, np.array(result["slice_votes"]), brain_mask) if with_cam else None
+    result["sections"] = {"source": stack.plan.source, "n": stack.plan.n_sections,
+                          "spacing_mm": float(stack.plan.grid.GetSpacing()[2]),
+                          "normal_ras": np.round(lps_to_ras(stack.plan.normal_lps()), 4).tolist(),
+                          "centres_ras": np.round(lps_to_ras(stack.plan.centres_lps()), 2).tolist()}
+    cam = cam_volume(models, stack, np.array(result["slice_votes"]), roi, brain_mask) if with_cam else None
     return result, cam
