@@ -111,9 +111,13 @@ def test_every_category_equals_the_truth(followup):
     for criterion in CRITERIA:
         truth = assess(criterion, case.truth)
         measured = assess(criterion, case.measured)
-        assert sorted(measured["targets"]) == sorted(truth["targets"]), (name, criterion.name)
         assert [s["category"] for s in measured["by_study"]] == [s["category"] for s in truth["by_study"]], \
             (name, criterion.name)
+        # the targets too, but for lesions tied with the smallest target (within 10 %) either may be chosen
+        baseline = case.truth.sizes[0]
+        smallest = min((criterion.measure(baseline[i]) for i in truth["targets"]), default=0.0)
+        for lesion_id in set(measured["targets"]) ^ set(truth["targets"]):
+            assert abs(criterion.measure(baseline[lesion_id]) - smallest) <= 0.1 * smallest, (name, criterion.name)
 
 
 def test_the_scenarios_reach_the_categories_they_were_built_for(followup):

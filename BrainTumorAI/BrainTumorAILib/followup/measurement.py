@@ -4,7 +4,9 @@ on an axial slice, the longest diameter perpendicular to it on the same slice, a
 "Axial" is the patient's axial plane in the reference study's physical space (constant S), not
 the voxel grid: each lesion is resampled (linear interpolation of its binary mask, level 0.5)
 onto a fine axis-aligned grid of that space, so an oblique, anisotropic or re-posed acquisition
-is measured like an upright one. The volume is counted on the lesion's own grid (no resampling).
+is measured like an upright one. The longest diameter is the largest over the axial slices; the
+perpendicular one is taken on a slice that reaches it (within a fine pixel), the widest such. The
+volume is counted on the lesion's own grid (no resampling).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ IDENTITY_DIRECTION = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0)
 
 @dataclass(frozen=True)
 class LesionSize:
-    """One lesion at one study; diameters in mm on the axial slice at height `axial_s_ras`."""
+    """One lesion at one study (mm); `axial_s_ras` is the height of the axial slice of its diameters."""
 
     volume_mm3: float
     longest_diameter_mm: float
@@ -112,16 +114,18 @@ def measure_mask(mask: sitk.Image, to_mask: np.ndarray | None = None, pixel_mm: 
         k, j, i = (np.array([v]) for v in np.array(fine.GetSize())[::-1] // 2)
     origin = np.array(fine.GetOrigin())
     x, y = origin[0] + i * pixel_mm, origin[1] + j * pixel_mm
-    best = (0.0, 0.0, int(k[0]))
-    for z in np.unique(k):
-        on_slice = k == z
-        longest, perpendicular = slice_diameters(np.stack([x[on_slice], y[on_slice]], axis=1), pixel_mm)
-        if longest > best[0]:
-            best = (longest, perpendicular, int(z))
+    slices = np.unique(k)
+    diameters = np.array([slice_diameters(np.stack([x[k == z], y[k == z]], axis=1), pixel_mm) for z in slices])
+    longest = float(diameters[:, 0].max())
+    # Neighbouring slices often reach the longest diameter within a pixel; of those, the one with the
+    # largest perpendicular is taken, so a sub-pixel difference cannot swap a very different one in.
+    near = np.flatnonzero(diameters[:, 0] >= longest - pixel_mm)
+    chosen = near[int(np.argmax(diameters[near, 1]))]
     centroid = np.array([x.mean(), y.mean(), origin[2] + k.mean() * pixel_mm])
-    return LesionSize(volume_mm3=volume, longest_diameter_mm=best[0], perpendicular_diameter_mm=best[1],
+    return LesionSize(volume_mm3=volume, longest_diameter_mm=longest,
+                      perpendicular_diameter_mm=float(diameters[chosen, 1]),
                       centroid_ras=tuple(float(v) for v in lps_to_ras(centroid)),
-                      axial_s_ras=float(origin[2] + best[2] * pixel_mm))
+                      axial_s_ras=float(origin[2] + slices[chosen] * pixel_mm))
 
 
 def measure_labels(labels: sitk.Image, to_labels: np.ndarray | None = None,

@@ -50,7 +50,7 @@ def run_pending(studies: list[Study], task: str | None, device: str, progress, r
                        case_id=f"{study.folder.name} {study.date.isoformat()}")
         run.result["input_files"] = study.input_files
         study.labels = label_components(run.images[f"{chosen}_seg.nii.gz"])
-        study.task, study.source = chosen, f"run here ({chosen})"
+        study.source = f"run here ({chosen})"
         runs[k] = run
     return runs
 

@@ -18,7 +18,7 @@ from ..preprocessing.transforms import transform_from_matrix
 from .colours import lesion_colour
 from .response import CATEGORIES
 
-ZOOM_MM = 30.0  # half-width of the crop around a target lesion
+ZOOM_MM = 30.0  # half-width of the crop around a target lesion, widened for large ones
 
 
 def _e(value) -> str:
@@ -131,7 +131,7 @@ def matched_slices_figure(lesion_id: int, followup) -> str:
         if cut.labels is not None and cut.labels.any():
             draw_labels(ax, cut.labels, lesion_colour)
         row_pixel, column_pixel = cut.pixel_of_ras(centre)
-        half = ZOOM_MM / cut.pixel_mm
+        half = max(ZOOM_MM, row["longest_diameter_mm"]) / cut.pixel_mm
         ax.set_xlim(column_pixel - half, column_pixel + half)
         ax.set_ylim(row_pixel + half, row_pixel - half)
         size = next((r for r in entry["lesions"] if r["id"] == lesion_id), None)

@@ -40,7 +40,6 @@ class Study:
     t1ce: sitk.Image
     labels: sitk.Image | None  # lesion ids (connected components); None until a pending run is done
     source: str                # where the lesions came from, in words
-    task: str | None = None    # the segmentation task, when from a run
     inputs: dict | None = None  # the input images, when the study still has to be run
     input_files: dict | None = None  # their paths, for the run's result.json
 
@@ -79,7 +78,7 @@ def _from_run(date, folder: Path, task: str | None) -> Study:
     used = seg.name.removesuffix("_seg.nii.gz")
     return Study(date=date, folder=folder, t1ce=read_image(t1ce_path, f"study {date} t1ce"),
                  labels=label_components(read_image(seg, f"study {date} {used} segmentation")),
-                 source=f"run output ({used})", task=used)
+                 source=f"run output ({used})")
 
 
 def load_study(date: datetime.date, folder: Path, task: str | None = None) -> Study:
