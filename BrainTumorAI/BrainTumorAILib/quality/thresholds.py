@@ -18,7 +18,7 @@ from ..errors import InputError
 DEFAULT_THRESHOLDS = {
     # Normalised correlation of brain-masked gradient magnitudes with the T1CE after registration:
     # edges of one head line up across contrasts, another head's or noise's do not.
-    "coregistration_correlation": {"warning_below": 0.3, "failed_below": 0.25},
+    "coregistration_correlation": {"warning_below": 0.27, "failed_below": 0.23},
     # Dice of the Otsu head masks of a sequence and the T1CE where both were imaged.
     "head_mask_dice": {"warning_below": 0.95, "failed_below": 0.9},
     # Fraction of the brain inside each sequence's field of view.
@@ -26,7 +26,7 @@ DEFAULT_THRESHOLDS = {
     # Brain-masked intensity statistics after z-scoring against the model set's training ranges
     # (its card's `input_statistics`): outside the range widened by `margin` times its width is
     # a warning, by `unreliable_margin` times its width unreliable.
-    "input_statistics": {"margin": 1.0, "unreliable_margin": 3.0},
+    "input_statistics": {"margin": 1.5, "unreliable_margin": 3.0},
     # Contrast relations inside the brain (tissue classes from the T2's intensity ranks): a T1CE
     # or T1 has white matter brighter than grey matter and CSF; a FLAIR has CSF darker than grey
     # matter.
