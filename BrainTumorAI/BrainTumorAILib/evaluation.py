@@ -17,6 +17,7 @@ from .image import read_image
 from .metrics import evaluate_binary
 from .metrics.plots import plot_confusion_matrix, plot_roc
 from .outputs import staged_output
+from .tasks.cross_method import AGREED, AGREED_TASK
 from .training.cases import index_cases
 
 
@@ -49,11 +50,23 @@ def evaluate_gbm_met(pred_dir: Path, truth, out_dir: Path) -> dict:
                       for c, e in zip(cases, entries)}}
 
 
+def _agreed_entry(pred_dir: Path, case_id: str) -> dict:
+    """The cross-method list (result.json `agreed_lesions`) as a task entry: a mask, no map."""
+    path = pred_dir / case_id / "result.json"
+    if not path.is_file():
+        raise InputError(f"no prediction for case {case_id}: {path} is missing")
+    result = json.loads(path.read_text())
+    if AGREED not in result:
+        raise InputError(f"{path} holds no {AGREED} (run both mets-3d and mets-25d)")
+    return {"threshold": 0.5, "min_lesion_mm3": 0.0}
+
+
 def evaluate_metastases(task: str, pred_dir: Path, truth, out_dir: Path) -> dict:
     """Lesion-wise and voxel statistics of the runs' `<task>_seg` / `<task>_prob` images (the T1CE
     input's grid) against each case's true lesions, at the threshold the runs used: the product's
     own output, so the fold vote (mets-3d) or fold mean (mets-25d) is what is measured. The run
-    outputs carry no brain mask, so the voxel statistics count the whole T1CE grid."""
+    outputs carry no brain mask, so the voxel statistics count the whole T1CE grid.
+    `mets-agreed` scores the cross-method list (`mets-agreed_seg.nii.gz`, a mask without a map)."""
     from .tasks.mets_cases import truth_image
     from .tasks.mets_evaluation import evaluate_case, summarise_cases
 
@@ -62,11 +75,12 @@ def evaluate_metastases(task: str, pred_dir: Path, truth, out_dir: Path) -> dict
         raise InputError(f"{truth}: no case with a lesion segmentation")
     predictions, thresholds = {}, set()
     for case in cases:
-        entry = _task_entry(pred_dir, case.case_id, task)
+        entry = _agreed_entry(pred_dir, case.case_id) if task == AGREED_TASK else _task_entry(pred_dir, case.case_id, task)
         thresholds.add(entry["threshold"])
         seg = read_image(pred_dir / case.case_id / f"{task}_seg.nii.gz", f"{case.case_id} {task} segmentation")
-        probability = sitk.GetArrayFromImage(read_image(pred_dir / case.case_id / f"{task}_prob.nii.gz",
-                                                        f"{case.case_id} {task} probability"))
+        probability = (sitk.GetArrayFromImage(seg) > 0).astype(np.float32) if task == AGREED_TASK else \
+            sitk.GetArrayFromImage(read_image(pred_dir / case.case_id / f"{task}_prob.nii.gz",
+                                              f"{case.case_id} {task} probability"))
         # the truth's own grid may differ from the T1CE's: nearest neighbour in physical space
         truth_mask = sitk.GetArrayFromImage(sitk.Resample(truth_image(case), seg, sitk.Transform(),
                                                           sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0
@@ -83,7 +97,8 @@ def evaluate_metastases(task: str, pred_dir: Path, truth, out_dir: Path) -> dict
 
 EVALUATORS = {"gbm-met": evaluate_gbm_met,
               "mets-25d": lambda *args: evaluate_metastases("mets-25d", *args),
-              "mets-3d": lambda *args: evaluate_metastases("mets-3d", *args)}
+              "mets-3d": lambda *args: evaluate_metastases("mets-3d", *args),
+              AGREED_TASK: lambda *args: evaluate_metastases(AGREED_TASK, *args)}
 
 
 def evaluate_command(task: str, pred_dir, truth, out_dir) -> dict:

@@ -24,9 +24,10 @@ from .progress import NullProgress
 from .report import write_report
 from .roi import BoxROI
 from .tasks import TASKS, TaskContext
+from .tasks.cross_method import cross_check
 
 LESION_COLUMNS = ("task", "id", "volume_mm3", "centroid_r", "centroid_a", "centroid_s",
-                  "longest_diameter_mm", "max_probability", "fold_agreement", "location")
+                  "longest_diameter_mm", "max_probability", "fold_agreement", "location", "found_by_other_method")
 
 
 @dataclass
@@ -133,6 +134,7 @@ def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "al
         run.images.update(output.images)
         run.lesions.extend({"task": spec.name, **row} for row in output.lesions)
         part.update(spec.name, 1.0, "done")
+    cross_check(run.result, run.images, run.lesions)  # both metastasis tasks: who found what, agreed list
     run.result["timings_s"].update(shared.timings)
     run.preprocessed = {case.reference: case for case in shared.cases.values()}
     run.result["timings_s"]["total"] = round(time.perf_counter() - total_start, 3)

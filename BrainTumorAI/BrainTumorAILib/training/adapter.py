@@ -51,6 +51,11 @@ class TaskAdapter(ABC):
     def summarise(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path) -> dict:
         """Task metrics with CIs over pooled held-out predictions; writes the task's plots into out_dir."""
 
+    def deploys_single_network(self, config: TrainingConfig) -> bool:
+        """True when the paper deployed one network trained on all development cases (then trained
+        after the cross-validation) rather than the fold models."""
+        return False
+
     def model_set_entry(self, config: TrainingConfig) -> dict:
         """Registry fields this task adds to a trained model set (inputs, classes, thresholds...)."""
         return {}

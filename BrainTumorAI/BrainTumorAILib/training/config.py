@@ -93,12 +93,15 @@ PRESETS: dict[str, dict] = {
     # input_size is ImageNet's 224 (the summary gives no slice size).
     "shin2021": dict(batch_size=64, optimizer="adam", learning_rate=1e-3, epochs=100, freeze_backbone=True,
                      model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
-    # Grøvik 2020 (section B): 2.5D slices (centre +/- 3, 256 x 256), half of each batch with
-    # lesion, positives weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs.
+    # Grøvik 2020 (section B): 2.5D slices (centre +/- 3, 256 x 256) of four sequences (28
+    # channels; those the cases lack are left out and named), half of each batch with lesion,
+    # positives weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs; one network
+    # trained on all development cases is deployed, no minimum lesion size.
     "grovik2020": dict(batch_size=32, sampler="balanced_positive_fraction", positive_fraction=0.5,
                        optimizer="adam", learning_rate=1e-3, weight_decay=1e-5, epochs=10,
                        augmentations=["flip", "rot90"], loss={"name": "bce", "pos_weight": 10.0},
-                       model={"context_slices": 3, "image_size": 256}),
+                       model={"context_slices": 3, "image_size": 256, "inputs": ["t1ce", "t1", "flair", "t2"],
+                              "ensemble": "single", "min_lesion_mm3": 0.0}),
     # Jünger 2021 (section C): DeepMedic on 25^3 patches, half centred on lesion, Dice loss,
     # RMSprop, lr halved after 3 epochs without improvement, 45^3 patches at inference.
     "junger2021": dict(batch_size=10, epochs=35, folds=5, patch_size=[25, 25, 25],

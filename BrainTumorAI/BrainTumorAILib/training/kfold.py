@@ -51,12 +51,19 @@ def run_kfold(adapter: TaskAdapter, cases: list[Case], config: TrainingConfig, o
             splits.append({"fold": k, "test": sorted(held_ids), "train": [c.case_id for c in train],
                            "validation": [c.case_id for c in val]})
             results.append(result)
+        deployed = results
+        if adapter.deploys_single_network(config):  # e.g. Grøvik 2020: one network on all development cases
+            train, val = validation_split(cases, config.validation_fraction, derived_seed(config.seed, config.folds))
+            final = Trainer(adapter, config, out_dir, progress.child(0.9, 0.95)).fit(train, val, fold=config.folds)
+            if ctx.is_main:
+                plot_fold_losses(final, fold_dir(out_dir, config.folds))  # its learning curve beside the folds'
+            deployed = [final]
         report = None
         if ctx.is_main:
             progress.update("evaluating", 0.95, "pooled held-out predictions")
             metrics = adapter.summarise(pooled, cases, out_dir)
             model_set = {"task": adapter.task, **adapter.model_set_entry(config),
-                         "folds": [weight_file_entry(r, out_dir) for r in results]}
+                         "folds": [weight_file_entry(r, out_dir) for r in deployed]}
             report = write_report(out_dir, adapter.task, config, cases, splits, results, metrics, model_set,
                                   ctx.world_size)
             progress.update("done", 1.0, f"training report in {out_dir}")
