@@ -48,8 +48,11 @@ def select_tasks(requested: str, images: dict, roi: BoxROI | None,
     if requested == "all":
         chosen, notes = [], []
         for spec in TASKS.values():
-            missing = [s for s in spec.sequences if s not in images]
-            if registry is not None and not registry.model_sets(spec.name):
+            installed = registry is not None and registry.model_sets(spec.name)
+            # the installed model set may ask for more than the task's minimum (mets-3d-demo: FLAIR)
+            needed = dict.fromkeys([*spec.sequences, *(registry.default_for(spec.name).inputs if installed else [])])
+            missing = [s for s in needed if s not in images]
+            if registry is not None and not installed:
                 notes.append(f"{spec.name} skipped: no model set installed (make weights, or braintumorai train --register)")
             elif missing:
                 notes.append(f"{spec.name} skipped: needs {', '.join(missing)}")
