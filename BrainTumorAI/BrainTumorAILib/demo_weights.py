@@ -114,7 +114,7 @@ def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
 
 
 # Other seeds, grid and T1CE acquisitions than any training cohort; healthy and GBM heads included.
-INDEPENDENT_COHORT = {"kinds": ["metastases", "metastasis", "healthy", "gbm"], "n_per_kind": 3, "seed": 7,
+INDEPENDENT_COHORT = {"kinds": ["metastases", "metastasis", "healthy", "gbm"], "n_per_kind": 2, "seed": 7,
                       "voxel_mm": 1.0}
 
 

@@ -26,7 +26,8 @@ CARD_FIGURES = ("sensitivity", "sensitivity_ge_3mm", "false_positives_per_case",
 
 def run_cohort(cohort_dir, runs_dir, tasks, registry_path=None, progress=None) -> list[str]:
     """`run` (the given tasks, CPU) on every case of the cohort that has no result yet; case ids."""
-    registry = ModelRegistry.load(registry_path) if registry_path else None
+    registry = ModelRegistry.load(registry_path) if registry_path else ModelRegistry.load()
+    needed = {s for task in tasks for s in registry.default_for(task).inputs} | {"t1ce"}
     runs_dir = Path(runs_dir)
     cases = index_cases(Path(cohort_dir), label_key="tumour_type")
     for index, case in enumerate(cases):
@@ -34,7 +35,8 @@ def run_cohort(cohort_dir, runs_dir, tasks, registry_path=None, progress=None) -
             progress.update("independent cohort", index / len(cases), case.case_id)
         if (runs_dir / case.case_id / "result.json").is_file():
             continue
-        images = {name: read_image(path, name) for name, path in case.sequences.items()}
+        # only the sequences the model sets read: every other one would be registered for nothing
+        images = {name: read_image(path, name) for name, path in case.sequences.items() if name in needed}
         run = run_case(images, None, tasks=",".join(tasks), device="cpu", registry=registry, case_id=case.case_id)
         write_run(run, runs_dir / case.case_id)
     return [case.case_id for case in cases]

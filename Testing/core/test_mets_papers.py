@@ -165,3 +165,20 @@ def test_hard_negatives_enhance_on_t1ce_and_stay_dark_on_flair(tmp_path):
         assert np.median(flair[inside]) < intensity["flair"]["wm"]    # darker than white matter on FLAIR
     folder = make_case(tmp_path, "healthy", 5, voxel_mm=3.0)
     assert (folder / "t1ce.nii.gz").is_file()
+
+
+def test_run_all_skips_a_task_whose_model_set_needs_a_sequence_not_given():
+    from BrainTumorAILib.runner import select_tasks
+
+    class Registry:  # mets-3d's installed set reads T1CE and FLAIR (its task needs only T1CE)
+        def model_sets(self, task):
+            return [task] if task in ("mets-3d", "tumour-type") else []
+
+        def default_for(self, task):
+            return type("Set", (), {"inputs": ["t1ce", "flair"] if task == "mets-3d" else ["t1ce"]})()
+
+    chosen, notes = select_tasks("all", {"t1ce": object(), "t2": object()}, None, Registry())
+    assert [spec.name for spec in chosen] == ["tumour-type"]
+    assert "mets-3d skipped: needs flair" in notes
+    chosen, _ = select_tasks("all", {"t1ce": object(), "flair": object()}, None, Registry())
+    assert [spec.name for spec in chosen] == ["mets-3d", "tumour-type"]

@@ -108,7 +108,7 @@ def make_independent_cohort(out_dir, kinds, n_per_kind: int, seed: int, voxel_mm
         for k, kind in enumerate(kinds):
             case_seed = seed * 100 + index
             folder = make_case(out_dir, kind, case_seed, voxel_mm)
-            variant = names[(index * len(kinds) + k) % len(names)]
+            variant = names[(index + k) % len(names)]  # every kind meets every variant
             if variant is not None:
                 reacquire_t1ce(folder, variant, case_seed)
             folders.append(folder)
