@@ -30,6 +30,7 @@ LESION_COLUMNS = (
     ("longest_diameter_mm", "Longest diameter (mm)", "diameter mm", ".1f"),
     ("max_probability", "Max probability", "max p", ".2f"), ("fold_agreement", "Fold agreement", "folds", ".0%"),
     ("location", "Location", "location", ""),
+    ("found_by_other_method", "Found by the other method", "other", ""),  # both metastasis tasks ran
 )
 LESION_KEYS = tuple(key for key, _, _, _ in LESION_COLUMNS)
 LESION_CSV_COLUMNS = ("task",) + LESION_KEYS
@@ -101,6 +102,7 @@ class TaskSpec:
     details: Callable[[dict], str] | None = None  # the report's section body (HTML) for the entry
     training_adapter: str | None = None  # a TaskAdapter class (`braintumorai train --task`)
     evaluator: str | None = None         # evaluate(task, pred_dir, truth, out_dir) -> report dict
+    also_evaluates: tuple[str, ...] = ()  # other result lists its evaluator scores (`evaluate --task NAME`)
     networks: Mapping[str, str] = field(default_factory=dict)  # architecture name -> builder
     presets: Mapping[str, dict] = field(default_factory=dict)  # training presets, one per paper
     demo_set: str | None = None          # the `make weights` recipe (a dict)

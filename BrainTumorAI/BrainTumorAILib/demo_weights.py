@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .models import ModelRegistry, models_dir, write_card
+from .models import ModelRegistry, load_card, models_dir, write_card
 from .progress import Progress
 from .synthetic import make_cohort
 from .training import load_config, run_kfold
@@ -64,6 +64,8 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
                                        intended_use=INTENDED_USE,
                                        limitations=LIMITATIONS + spec.get("limitations", []),
                                        fold_files=fold_files, base_dir=out_dir)
+    if spec.get("references"):
+        card["references"] = list(spec["references"])
     write_card(card, set_dir / "model_card.json")
     entry["card"] = f"{spec['name']}/model_card.json"
     registry = ModelRegistry.load(out_dir / "registry.json")
@@ -105,6 +107,51 @@ def refresh_independent_figures(spec: dict, work_dir: Path, out_dir: Path, progr
     add_independent_figures(spec, adapter, card, work_dir, out_dir, set_dir, progress)
 
 
+def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
+    """Both metastasis demo sets as `run` applies them on an independent cohort (other seeds, other
+    T1CE acquisitions: `synthetic.reacquisition`), scored by `evaluate`; each card gets these
+    figures (`independent_*`) and those of the lesions both methods found (`agreed_*`), and
+    the recipe's references and limitations."""
+    from .deployed_evaluation import card_metrics, evaluate_cohort, run_cohort
+    from .synthetic.reacquisition import make_independent_cohort
+    from .catalog import task_spec
+    from .tasks.metastases.cross_method import AGREED_TASK, TASKS as METASTASIS_TASKS
+
+    spec = INDEPENDENT_COHORT
+    cohort_dir = work_dir / "mets-independent-cohort"
+    finished = cohort_dir / ".complete"
+    recipe = json.dumps(spec, sort_keys=True)
+    if not finished.is_file() or finished.read_text() != recipe:
+        if cohort_dir.exists():
+            shutil.rmtree(cohort_dir)
+        make_independent_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], spec["voxel_mm"])
+        finished.write_text(recipe)
+    runs_dir = work_dir / "mets-independent-runs"
+    run_cohort(cohort_dir, runs_dir, METASTASIS_TASKS, out_dir / "registry.json", progress)
+    reports = evaluate_cohort(cohort_dir, runs_dir, work_dir / "mets-independent-stats", METASTASIS_TASKS)
+    description = (f"independent synthetic cohort: {spec['n_per_kind']} per kind ({', '.join(spec['kinds'])}), "
+                   f"seed {spec['seed']}, {spec['voxel_mm']} mm, T1CE re-acquired sagittal/coronal 3D or axial 3 mm "
+                   f"2D with other contrast, bias and noise (synthetic.reacquisition)")
+    for task in METASTASIS_TASKS:
+        demo = task_spec(task).part("demo_set")
+        card_path = out_dir / demo["name"] / "model_card.json"
+        card = load_card(card_path)
+        kept = [m for m in card["metrics"] if not m["name"].startswith(("independent_", "agreed_"))]
+        card["metrics"] = (kept + card_metrics(reports[task], f"{description}; deployed model set as `run` applies "
+                                                              f"it, scored by `braintumorai evaluate`")
+                           + card_metrics(reports[AGREED_TASK], f"{description}; lesions found by both mets-3d and "
+                                                                f"mets-25d (result.json agreed_lesions)", "agreed_"))
+        card["limitations"] = LIMITATIONS + demo.get("limitations", [])
+        card["references"] = list(demo.get("references", []))
+        write_card(card, card_path)
+    return reports
+
+
+# Other seeds, grid and T1CE acquisitions than any training cohort; healthy and GBM heads included.
+INDEPENDENT_COHORT = {"kinds": ["metastases", "metastasis", "healthy", "gbm"], "n_per_kind": 2, "seed": 7,
+                      "voxel_mm": 1.0}
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=None, help="models folder (default: the bundled one)")
@@ -119,13 +166,18 @@ def main(argv=None) -> None:
     from .catalog import task_spec, task_specs
 
     names = [n for n, spec in task_specs().items() if spec.demo_set] if args.tasks == "all" else args.tasks.split(",")
+    metastasis_sets = {"mets-3d", "mets-25d"}  # measured together: the cross-method check needs both
     for name in names:
         progress = Progress("bar")
         recipe = task_spec(name).part("demo_set")
-        if args.independent_only:
-            refresh_independent_figures(recipe, args.work, args.out or models_dir(), progress)
-        else:
+        if not args.independent_only:
             train_demo_set(recipe, args.work, args.out or models_dir(), progress)
+        elif name not in metastasis_sets:
+            refresh_independent_figures(recipe, args.work, args.out or models_dir(), progress)
+        progress.close()
+    if metastasis_sets & set(names):
+        progress = Progress("bar")
+        evaluate_metastasis_sets(args.work, args.out or models_dir(), progress)
         progress.close()
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .catalog import task_spec, task_specs
+from .catalog import task_specs
 from .errors import InputError
 from .outputs import staged_output
 
@@ -27,10 +27,11 @@ def task_entry(pred_dir: Path, case_id: str, task: str) -> dict:
 
 def evaluate_command(task: str, pred_dir, truth, out_dir) -> dict:
     """The task's evaluator (its spec's `evaluator`) on run outputs, written all or nothing."""
-    evaluable = [name for name, spec in task_specs().items() if spec.evaluator]
-    if task not in evaluable:
-        raise InputError(f"evaluate: unknown task {task} (choose from {', '.join(evaluable)})")
-    evaluator = task_spec(task).part("evaluator")
+    evaluators = {name: spec for spec in task_specs().values() if spec.evaluator
+                  for name in (spec.name, *spec.also_evaluates)}
+    if task not in evaluators:
+        raise InputError(f"evaluate: unknown task {task} (choose from {', '.join(evaluators)})")
+    evaluator = evaluators[task].part("evaluator")
     with staged_output(out_dir) as staging:
         report = evaluator(task, Path(pred_dir), Path(truth), staging)
         (staging / "evaluation.json").write_text(json.dumps(report, indent=2))

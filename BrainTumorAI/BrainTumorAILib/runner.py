@@ -27,6 +27,7 @@ from .quality import assess_quality, load_thresholds
 from .report.html import write_report
 from .roi import BoxROI
 from .tasks.context import TaskContext
+from .tasks.metastases.cross_method import cross_check
 
 
 @dataclass
@@ -48,8 +49,11 @@ def select_tasks(requested: str, images: dict, roi: BoxROI | None,
     if requested == "all":
         chosen, notes = [], []
         for spec in specs.values():
-            missing = [s for s in spec.sequences if s not in images]
-            if registry is not None and not registry.model_sets(spec.name):
+            installed = registry is not None and registry.model_sets(spec.name)
+            # the installed model set may ask for more than the task's minimum (mets-3d-demo: FLAIR)
+            needed = dict.fromkeys([*spec.sequences, *(registry.default_for(spec.name).inputs if installed else [])])
+            missing = [s for s in needed if s not in images]
+            if registry is not None and not installed:
                 notes.append(f"{spec.name} skipped: no model set installed (make weights, or braintumorai train --register)")
             elif missing:
                 notes.append(f"{spec.name} skipped: needs {', '.join(missing)}")
@@ -136,6 +140,7 @@ def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "al
         run.images.update(output.images)
         run.lesions.extend({"task": spec.name, **row} for row in output.lesions)
         part.update(spec.name, 1.0, "done")
+    cross_check(run.result, run.images, run.lesions)  # both metastasis tasks: who found what, agreed list
     if shared.preprocessors:
         start = time.perf_counter()
         progress.update("quality", 1.0, "input quality checks")

@@ -13,8 +13,8 @@ import numpy as np
 SEQUENCES = ("t1", "t1ce", "t2", "flair")
 
 # Typical values per sequence (t1, t1ce, t2, flair). Enhancing anatomy (sinuses, choroid
-# plexus, cortical vessels, pituitary gland) is bright on T1CE so that "bright on T1CE" is not
-# by itself a lesion; scalp fat and marrow are bright on T1 and T1CE for the same reason.
+# plexus, cortical and deep veins, falx and tentorium, pituitary gland) is bright on T1CE so
+# that "bright on T1CE" is not by itself a lesion; scalp fat and marrow are bright on T1 and T1CE for the same reason.
 TISSUES = {
     "wm":      (1.00, 1.00, 0.45, 0.55),
     "gm":      (0.65, 0.68, 0.62, 0.78),
@@ -27,6 +27,7 @@ TISSUES = {
     "choroid": (0.60, 1.40, 0.90, 0.45),
     "vessel":  (0.30, 1.50, 0.15, 0.20),
     "gland":   (0.70, 1.45, 0.65, 0.70),
+    "dura":    (0.45, 1.30, 0.30, 0.35),
 }
 TISSUE_JITTER = 0.07  # log-normal spread of each tissue's value between cases
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..preprocessing.transforms import apply
 from .fields import smooth_sphere_map
+from .hard_negatives import cortical_veins
 from .template import MAX_LAYERS_MM, SPHERE_BINS, TemplateAnatomy, direction_bin
 
 SHELL_TISSUES = ("csf", "bone", "marrow", "fat", "skin", "sinus")
@@ -29,6 +30,7 @@ class Head:
     gap_mm: np.ndarray             # CSF gap thickness per direction bin (flat SPHERE_BINS)
     shell: dict                    # tissue -> fraction on template.shell_index voxels
     surface_points: np.ndarray     # world LPS points on the skin (for fields of view), thinned
+    veins: np.ndarray              # this case's cortical veins (fraction on the template grid)
 
     def to_template(self, points_world: np.ndarray) -> np.ndarray:
         return apply(self.world_to_template, points_world)
@@ -50,7 +52,9 @@ class Head:
         image = intensity["gm"] * t.gm + intensity["wm"] * t.wm + intensity["csf"] * t.csf
         flat = image.reshape(-1)
         flat[t.shell_index] = sum(intensity[name] * self.shell[name] for name in SHELL_TISSUES)
-        for structure, fraction in (("choroid", t.choroid), ("vessel", t.vessels), ("gland", t.gland)):
+        # enhancing normal anatomy last, over tissue and CSF (the hard negatives of lesion detection)
+        for structure, fraction in (("choroid", t.choroid), ("vessel", t.vessels), ("gland", t.gland),
+                                    ("dura", t.dura), ("vessel", t.deep_veins), ("vessel", self.veins)):
             image += fraction * (intensity[structure] - image)
         return image
 
@@ -110,4 +114,4 @@ def make_head(template: TemplateAnatomy, rng: np.random.Generator) -> Head:
     world_to_template = _world_to_template(rng)
     surface = apply(np.linalg.inv(world_to_template), template.points(template.shell_index[on_skin]))
     return Head(template=template, world_to_template=world_to_template, gap_mm=gap, shell=shell,
-                surface_points=surface)
+                surface_points=surface, veins=cortical_veins(rng, template))

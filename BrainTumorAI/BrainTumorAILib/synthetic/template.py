@@ -17,6 +17,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from .fields import PlaneWaveNoise
+from .hard_negatives import deep_veins, dura, extra_choroid
 
 # Anatomical landmarks in MNI RAS millimetres (read off the 2009 template).
 SELLA_RAS = np.array([0.0, -2.0, -30.0])
@@ -45,6 +46,8 @@ class TemplateAnatomy:
     infratentorial: np.ndarray  # bool: cerebellum and brainstem
     vessels: np.ndarray         # cortical vessel fraction (in sulcal CSF)
     choroid: np.ndarray         # choroid plexus fraction (in ventricular CSF)
+    dura: np.ndarray            # falx cerebri and tentorium fraction (enhancing dura)
+    deep_veins: np.ndarray      # internal cerebral and basal veins, vein of Galen, straight sinus
     sinus_path: np.ndarray      # fraction: where dural venous sinuses run (superior sagittal, transverse)
     gland: np.ndarray           # normal pituitary gland fraction
     shell_index: np.ndarray     # flat indices of voxels outside the brain, skull and scalp included
@@ -217,6 +220,7 @@ def template_anatomy(spacing: float = 1.0) -> TemplateAnatomy:
     for side in (1.0, -1.0):
         atrium = CHOROID_ATRIUM_RAS * [side, 1.0, 1.0]
         choroid += _ellipsoid(x, y, z, atrium, (8.0, 16.0, 8.0)) * ventricles
+    choroid = np.maximum(choroid, extra_choroid(csf > 0.5, x, y, z, _ellipsoid))
     gland = _ellipsoid(x, y, z, SELLA_RAS, (6.0, 4.5, 3.5))
     shell_index, shell_depth, shell_outer_depth, shell_bin = _shell(dist_out, brain, spacing, origin)
     cerebral = brain & ~infratentorial
@@ -235,7 +239,8 @@ def template_anatomy(spacing: float = 1.0) -> TemplateAnatomy:
         spacing=float(spacing), origin=origin, gm=gm, wm=wm, csf=csf, brain=brain,
         dist_in=dist_in, dist_out=dist_out, infratentorial=infratentorial,
         vessels=_vessels(csf, dist_in, spacing, brain.shape, origin),
-        choroid=np.minimum(choroid, csf), sinus_path=_sinus_path(brain, dist_out, x, y, z),
+        choroid=np.minimum(choroid, csf), dura=dura(brain, csf, dist_out, x, y, z, spacing),
+        deep_veins=deep_veins(brain.shape, origin, spacing), sinus_path=_sinus_path(brain, dist_out, x, y, z),
         gland=gland, shell_index=shell_index, shell_depth=shell_depth, shell_outer_depth=shell_outer_depth,
         shell_bin=shell_bin,
         candidates=candidates,

@@ -11,7 +11,7 @@ from ..errors import InputError
 from ..image import lps_to_ras
 from ..preprocessing.transforms import apply
 
-GENERATOR_VERSION = "1.0"
+GENERATOR_VERSION = "1.1"  # 1.1: hard negatives (falx, tentorium, deep and cortical veins, more choroid plexus)
 ROI_MARGIN_MM = 4.0
 LABELS = {
     "1": "necrosis / non-enhancing tumour core",

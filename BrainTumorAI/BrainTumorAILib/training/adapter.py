@@ -71,6 +71,11 @@ class TaskAdapter(ABC):
 
     references: tuple = ()  # the papers the task follows, for the model card
 
+    def deploys_single_network(self, config: TrainingConfig) -> bool:
+        """True when the paper deployed one network trained on all development cases (then trained
+        after the cross-validation) rather than the fold models."""
+        return False
+
     def model_set_entry(self, config: TrainingConfig) -> dict:
         """Registry fields this task adds to a trained model set (inputs, classes, thresholds...)."""
         return {}

@@ -56,12 +56,19 @@ def run_kfold(adapter: TaskAdapter, cases: list[Case], config: TrainingConfig, o
                 plot_fold_losses(result, fold_dir(out_dir, k))
             splits.append(split)
             results.append(result)
+        deployed = results
+        if adapter.deploys_single_network(config):  # e.g. Grøvik 2020: one network on all development cases
+            train, val = validation_split(cases, config.validation_fraction, derived_seed(config.seed, config.folds))
+            final = Trainer(adapter, config, out_dir, progress.child(0.9, 0.95)).fit(train, val, fold=config.folds)
+            if ctx.is_main:
+                plot_fold_losses(final, fold_dir(out_dir, config.folds))  # its learning curve beside the folds'
+            deployed = [final]
         report = None
         if ctx.is_main:
             progress.update("evaluating", 0.95, "pooled held-out predictions")
             metrics = adapter.summarise_folds(pooled, cases, out_dir, splits, config)
             model_set = {"task": adapter.task, **adapter.model_set_entry(config),
-                         "folds": [weight_file_entry(r, out_dir) for r in results]}
+                         "folds": [weight_file_entry(r, out_dir) for r in deployed]}
             progress.update("evaluating", 0.97, "input statistics of the training cases (for run-time checks)")
             statistics = reference_statistics(cases, model_set["inputs"])
             if statistics is not None:

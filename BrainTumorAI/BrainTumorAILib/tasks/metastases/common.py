@@ -2,7 +2,8 @@
 
 Probability maps on the preprocessed T1CE-referenced grid -> binary mask (the model card's
 threshold; with fold masks, their majority vote, Jünger 2021) -> mapped onto the T1CE input's
-exact grid -> lesions of at least 3 mm^3 (Jünger 2021) -> lesion table -> the task's result.json
+exact grid -> lesions of at least the model set's `min_lesion_mm3` (Jünger 2021: 3 mm^3;
+Grøvik 2020: none) -> lesion table -> the task's result.json
 entry, lesion rows and images `<task>_seg.nii.gz` (uint8 lesion ids) and `<task>_prob.nii.gz`.
 
 Lesions are counted and measured on the T1CE input grid, the grid of the written `seg` image,
@@ -76,8 +77,15 @@ def _on_input(array: np.ndarray, case, interpolator, pixel_type) -> sitk.Image:
     return to_input_grid(image, case, interpolator, sequence=GEOMETRY_OF)
 
 
+def min_lesion_of(model_set) -> float:
+    """The model set's smallest lesion (its preprocessing entry's `min_lesion_mm3`); sets made
+    before that entry existed keep Jünger 2021's 3 mm^3."""
+    settings = model_set.preprocessing if model_set is not None else {}
+    return float(settings.get("min_lesion_mm3", MIN_LESION_MM3))
+
+
 def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float,
-                  min_lesion_mm3: float = MIN_LESION_MM3, count_min_mm3: float = COUNT_MIN_MM3,
+                  min_lesion_mm3: float | None = None, count_min_mm3: float = COUNT_MIN_MM3,
                   locate: bool | Callable = True) -> TaskOutput:
     """The task's TaskOutput from its maps on `case`'s (a PreprocessedCase) reference grid.
 
@@ -86,6 +94,8 @@ def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float
     (skipped when there is no lesion); a callable (LPS points of the reference grid's space ->
     locations, e.g. a TentorialLocator made earlier) is used as is; False leaves them null.
     """
+    if min_lesion_mm3 is None:
+        min_lesion_mm3 = min_lesion_of(model_set)
     mask, fold_masks = binary_masks(maps, threshold)
     probability = _on_input(np.clip(np.asarray(maps.probability, np.float32), 0.0, 1.0), case,
                             sitk.sitkLinear, sitk.sitkFloat32)

@@ -11,6 +11,7 @@ subgroups with Wilcoxon rank-sum tests, FROC with the operating point, bootstrap
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from ...metrics.segmentation import VoxelMetrics
 from ...metrics.plots import plot_froc
 from ...training.cases import index_cases
 from .cases import truth_image
+from .cross_method import AGREED, AGREED_TASK
 from .lesions import MIN_LESION_MM3, label_components
 from .plots import plot_lesion_dice_by_group, plot_volume_agreement
 
@@ -166,21 +168,33 @@ def card_fields(metrics: dict, n_cases: int, threshold_how: str, dataset: str) -
             "metrics": card_metrics}
 
 
+def _agreed_entry(pred_dir: Path, case_id: str) -> dict:
+    """The cross-method list (result.json `agreed_lesions`) as a task entry: a mask, no map."""
+    path = pred_dir / case_id / "result.json"
+    if not path.is_file():
+        raise InputError(f"no prediction for case {case_id}: {path} is missing")
+    if AGREED not in json.loads(path.read_text()):
+        raise InputError(f"{path} holds no {AGREED} (run both mets-3d and mets-25d)")
+    return {"threshold": 0.5, "min_lesion_mm3": 0.0}
+
+
 def evaluate_runs(task: str, pred_dir: Path, truth, out_dir: Path) -> dict:
     """Lesion-wise and voxel statistics of the runs' `<task>_seg` / `<task>_prob` images (the T1CE
     input's grid) against each case's true lesions, at the threshold the runs used: the product's
     own output, so the fold vote (mets-3d) or fold mean (mets-25d) is what is measured. The run
-    outputs carry no brain mask, so the voxel statistics count the whole T1CE grid."""
+    outputs carry no brain mask, so the voxel statistics count the whole T1CE grid.
+    `mets-agreed` scores the cross-method list (`mets-agreed_seg.nii.gz`, a mask without a map)."""
     cases = [c for c in index_cases(truth, label_key="tumour_type") if c.truth is not None or c.seg is not None]
     if not cases:
         raise InputError(f"{truth}: no case with a lesion segmentation")
     predictions, thresholds = {}, set()
     for case in cases:
-        entry = task_entry(pred_dir, case.case_id, task)
+        entry = _agreed_entry(pred_dir, case.case_id) if task == AGREED_TASK else task_entry(pred_dir, case.case_id, task)
         thresholds.add(entry["threshold"])
         seg = read_image(pred_dir / case.case_id / f"{task}_seg.nii.gz", f"{case.case_id} {task} segmentation")
-        probability = sitk.GetArrayFromImage(read_image(pred_dir / case.case_id / f"{task}_prob.nii.gz",
-                                                        f"{case.case_id} {task} probability"))
+        probability = (sitk.GetArrayFromImage(seg) > 0).astype(np.float32) if task == AGREED_TASK else \
+            sitk.GetArrayFromImage(read_image(pred_dir / case.case_id / f"{task}_prob.nii.gz",
+                                              f"{case.case_id} {task} probability"))
         # the truth's own grid may differ from the T1CE's: nearest neighbour in physical space
         truth_mask = sitk.GetArrayFromImage(sitk.Resample(truth_image(case), seg, sitk.Transform(),
                                                           sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8)) > 0

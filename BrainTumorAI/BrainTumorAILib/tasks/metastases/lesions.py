@@ -91,6 +91,7 @@ def lesion_table(labels: sitk.Image, probability: sitk.Image | None = None,
             "max_probability": round(float(maximum[lesion_id]), 4) if maximum else None,
             "fold_agreement": round(float(agreement[lesion_id - 1]), 4) if agreement is not None else None,
             "location": locations[index],
+            "found_by_other_method": None,  # set by tasks.metastases.cross_method when both tasks ran
         })
     return rows
 

@@ -11,12 +11,15 @@ SPEC = TaskSpec(
     training_adapter=".training:Mets25dAdapter", evaluator="..metastases.evaluation:evaluate_runs",
     networks={"googlenet_fcn": "...networks.googlenet_fcn:build_googlenet_fcn"},
     presets={
-        # Grøvik 2020: 2.5D slices (centre +/- 3, 256 x 256), half of each batch with lesion,
-        # positives weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs.
+        # Grøvik 2020: 2.5D slices (centre +/- 3, 256 x 256) of four sequences (28 channels; those
+        # the cases lack are left out and named), half of each batch with lesion, positives
+        # weighted 10x in the sigmoid cross-entropy, converged in ~10 epochs; one network trained
+        # on all development cases is deployed, no minimum lesion size.
         "grovik2020": dict(batch_size=32, sampler="balanced_positive_fraction", positive_fraction=0.5,
                            optimizer="adam", learning_rate=1e-3, weight_decay=1e-5, epochs=10,
                            augmentations=["flip", "rot90"], loss={"name": "bce", "pos_weight": 10.0},
-                           model={"context_slices": 3, "image_size": 256}),
+                           model={"context_slices": 3, "image_size": 256, "inputs": ["t1ce", "t1", "flair", "t2"],
+                                  "ensemble": "single", "min_lesion_mm3": 0.0}),
     },
     demo_set=".training:DEMO_SET",
     # Grøvik 2020: 3D sequences of about 1 mm

@@ -28,6 +28,8 @@ from ..metastases.common import LesionMaps
 
 TASK = "mets-25d"
 CONTEXT_SLICES = 3  # Grøvik 2020: 7 adjacent slices, centre +/- 3
+SLICES = 2 * CONTEXT_SLICES + 1
+PAPER_SEQUENCES = ("t1ce", "t1", "flair", "t2")  # Grøvik 2020: 4 sequences x 7 slices = 28 channels
 PAPER_IMAGE_SIZE = 256
 WINDOW_MARGIN_MM = 8.0  # around the brain in the slice plane, so lesions at its edge keep context
 

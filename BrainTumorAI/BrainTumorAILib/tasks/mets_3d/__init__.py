@@ -9,6 +9,7 @@ SPEC = TaskSpec(
     sequences=("t1ce",), needs_roi=False, outputs=("seg", "prob"), geometry_of="t1ce",
     pipeline=".pipeline:run", verdict=words.verdict, details=words.details,
     training_adapter=".training:Mets3dAdapter", evaluator="..metastases.evaluation:evaluate_runs",
+    also_evaluates=("mets-agreed",),  # the lesions both metastasis tasks found (tasks.metastases.cross_method)
     networks={"deepmedic": "...networks.deepmedic:build_deepmedic"},
     presets={
         # Jünger 2021: DeepMedic on 25^3 patches, half centred on lesion, Dice loss, RMSprop,
