@@ -10,7 +10,6 @@ from pathlib import Path
 from ..catalog import TASK_CATALOG
 
 SUMMARY = "summary.csv"
-STATUSES = ("done", "skipped", "failed")  # skipped: finished by an earlier batch, read from its result.json
 # Each task's answer: its label, or for the metastasis tasks the number of lesions found.
 COLUMNS = ("case", "status", "error", *TASK_CATALOG, "gbm-met_predictive_index", "seconds")
 
