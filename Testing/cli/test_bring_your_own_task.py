@@ -44,9 +44,9 @@ def test_the_registered_task_appears_in_the_registry_the_catalog_and_the_panel(u
 
 
 def test_the_command_line_runs_it_into_result_json_and_the_report(user_task):
-    t1ce = make_image(size=(12, 14, 8), spacing=(1.2, 0.9, 3.0), seed=3)  # oblique and anisotropic
+    t1ce = make_image(size=(24, 28, 10), spacing=(1.2, 0.9, 3.0), seed=3)  # oblique and anisotropic
     sitk.WriteImage(t1ce, str(user_task / "t1ce.nii.gz"))
-    sitk.WriteImage(make_image(size=(10, 10, 6), seed=4), str(user_task / "t2.nii.gz"))
+    sitk.WriteImage(make_image(size=(24, 24, 10), seed=4), str(user_task / "t2.nii.gz"))
     done = subprocess.run([sys.executable, "-m", "BrainTumorAILib", "run", "--t1ce", user_task / "t1ce.nii.gz",
                            "--t2", user_task / "t2.nii.gz", "--tasks", "bright-volume", "--out", user_task / "run"],
                           capture_output=True, text=True)

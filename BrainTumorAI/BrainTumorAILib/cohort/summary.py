@@ -10,7 +10,6 @@ from pathlib import Path
 from ..catalog import task_specs
 
 SUMMARY = "summary.csv"
-STATUSES = ("done", "skipped", "failed")  # skipped: finished by an earlier batch, read from its result.json
 
 
 def columns() -> tuple[str, ...]:

@@ -71,7 +71,8 @@ def make_case(out_dir, kind: str, seed: int, voxel_mm: float = 1.0, variants: di
     head = make_head(template, rng)
     tissue = tissue_intensities(rng)
     lesions = [render(lesion, head, voxel_mm) for lesion in sample_lesions(kind, head, rng)]
-    acquisitions = {seq: sample_acquisition(rng, seq, voxel_mm, head, (variants or {}).get(seq)) for seq in SEQUENCES}
+    acquisitions = {seq: sample_acquisition(rng, seq, voxel_mm, head, variant=(variants or {}).get(seq))
+                    for seq in SEQUENCES}
     acquired = {seq: acquire(acq, head, lesions, tissue[seq], rng, brain_mask=seq in TRUTH_SEQUENCES)
                 for seq, acq in acquisitions.items()}
 

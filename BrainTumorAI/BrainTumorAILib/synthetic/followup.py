@@ -187,7 +187,8 @@ def make_followup(out_dir, kind: str, seed: int, plans: list[StudyPlan], voxel_m
             rendered = [render(lesion, head, voxel_mm) for _, _, lesion in drawn]
             pose = None if study == 0 else _study_pose(study_rng, baseline_pose, plan.rotation_deg,
                                                        head.surface_points.mean(axis=0))
-            acquisitions = {seq: sample_acquisition(study_rng, seq, voxel_mm, head, pose if seq == "t1ce" else None)
+            acquisitions = {seq: sample_acquisition(study_rng, seq, voxel_mm, head,
+                                                    pose=pose if seq == "t1ce" else None)
                             for seq in sequences}
             if study == 0:
                 baseline_pose = acquisitions["t1ce"].world_to_scanner
