@@ -20,12 +20,15 @@ class Progress:
         self.mode = mode
         self.stream = stream or sys.stdout
         self._bar = None
+        self._reached = 0.0
         if mode == "bar":
             self._bar = tqdm(total=100, unit="%", file=sys.stderr, leave=False,
                              bar_format="{l_bar}{bar}| {n:.0f}%  {elapsed}")
 
     def update(self, stage: str, fraction: float, message: str = "") -> None:
-        fraction = float(min(max(fraction, 0.0), 1.0))
+        # never backwards: a part that starts over (a second preprocessing setting, a retried
+        # device) reports its stage, while the overall fraction stays where the job had got to
+        fraction = self._reached = max(self._reached, float(min(max(fraction, 0.0), 1.0)))
         if self.mode == "json":
             line = json.dumps({"stage": stage, "fraction": round(fraction, 4), "message": message})
             print(line, file=self.stream, flush=True)
