@@ -42,3 +42,22 @@ def test_evaluate_counts_missed_and_false_lesions(tmp_path, capsys):
     assert (counts["true_positives"], counts["false_negatives"], counts["false_positives"]) == (n_truth - 1, 1, 1)
     assert report["metrics"]["figures"]["sensitivity"] == (n_truth - 1) / n_truth
     assert report["metrics"]["figures"]["false_positives_per_case"] == 1.0
+
+
+def test_evaluate_scores_the_agreed_list_from_its_mask(tmp_path, capsys):
+    case = make_case(tmp_path / "cases", "metastases", 5, voxel_mm=2.0)
+    run_dir = tmp_path / "runs" / case.name
+    n_truth = _fake_run(run_dir, read_image(case / "t1ce.nii.gz"), read_image(case / "truth" / "lesions_t1ce.nii.gz"))
+    # the agreed list: the same mask without its false blob (a mask, no probability map)
+    seg = read_image(run_dir / "mets-3d_seg.nii.gz")
+    labels = sitk.RelabelComponent(sitk.ConnectedComponent(seg, True))
+    far = int(sitk.GetArrayViewFromImage(labels)[tuple(np.argwhere(sitk.GetArrayViewFromImage(seg) > 0)[0])])  # the corner blob
+    agreed = sitk.Cast((labels > 0) & (labels != far), sitk.sitkUInt8)
+    write_image(agreed, run_dir / "mets-agreed_seg.nii.gz")
+    result = json.loads((run_dir / "result.json").read_text())
+    (run_dir / "result.json").write_text(json.dumps({**result, "agreed_lesions": {"n_lesions": 1, "lesions": []}}))
+    main(["evaluate", "--task", "mets-agreed", "--pred", str(tmp_path / "runs"), "--truth", str(tmp_path / "cases"),
+          "--out", str(tmp_path / "eval")])
+    assert "mets-agreed: 1 cases" in capsys.readouterr().out
+    counts = json.loads((tmp_path / "eval" / "evaluation.json").read_text())["cases"][case.name]
+    assert (counts["true_positives"], counts["false_negatives"], counts["false_positives"]) == (n_truth - 1, 1, 0)

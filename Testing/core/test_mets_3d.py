@@ -172,7 +172,7 @@ def demo_run(tmp_path_factory):
     model_set = registry.default_for("mets-3d")
     folder = make_case(tmp_path_factory.mktemp("held_out"), "metastases", HELD_OUT_SEED, voxel_mm=1.5)
     truth = load_truth(folder)
-    images = {"t1ce": read_image(folder / "t1ce.nii.gz")}
+    images = {name: read_image(folder / f"{name}.nii.gz") for name in dict.fromkeys(["t1ce", *model_set.inputs])}
     settings = {k: v for k, v in model_set.preprocessing.items() if k in PreprocessOptions.__dataclass_fields__}
     case = preprocess(images, PreprocessOptions(**settings))
     locator = TentorialLocator(case.images["t1ce"], case.brain_mask)
@@ -184,10 +184,10 @@ def demo_run(tmp_path_factory):
     low = np.maximum(np.floor(index.min(axis=0) - 12), 0).astype(int)
     high = np.minimum(np.ceil(index.max(axis=0) + 12), np.array(case.brain_mask.GetSize()) - 1).astype(int)
     box = tuple(slice(int(a), int(b) + 1) for a, b in zip(low, high))
-    cropped = PreprocessedCase(reference="t1ce", images={"t1ce": case.images["t1ce"][box]},
+    cropped = PreprocessedCase(reference="t1ce", images={name: case.images[name][box] for name in images},
                                brain_mask=case.brain_mask[box], transforms=case.transforms,
                                input_geometry=case.input_geometry)
-    volume = sitk.GetArrayFromImage(cropped.images["t1ce"])[None]
+    volume = np.stack([sitk.GetArrayFromImage(cropped.images[name]) for name in model_set.inputs])
     brain = sitk.GetArrayFromImage(cropped.brain_mask) > 0
     models = model_set.load_folds(build_network)
     maps = mets_3d.predict_maps(models, volume, brain, int(model_set.preprocessing["segment_size"]))
