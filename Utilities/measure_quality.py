@@ -29,7 +29,7 @@ from BrainTumorAILib.image import read_image
 from BrainTumorAILib.models import ModelRegistry
 from BrainTumorAILib.preprocessing import PreprocessOptions, Preprocessor
 from BrainTumorAILib.preprocessing.grid import isotropic_grid
-from BrainTumorAILib.quality import assess_quality, default_thresholds
+from BrainTumorAILib.quality import assess_quality, default_thresholds, worst
 from BrainTumorAILib.synthetic import KINDS, make_case
 
 
@@ -128,7 +128,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5000)
     parser.add_argument("--start", type=int, default=0, help="first case index (to split the work)")
     parser.add_argument("--out", type=Path, required=True, help="JSON, rewritten after every case")
+    parser.add_argument("--merge", type=Path, nargs="+",
+                        help="instead of measuring: merge these outputs (e.g. of parallel --start runs) into --out, "
+                             "out-of-distribution checks re-graded with the current, looser, thresholds")
     args = parser.parse_args()
+    if args.merge:
+        merge(args.merge, args.out)
+        return
     registry = ModelRegistry.load()
     good_thresholds = scaled_thresholds(args.voxel_mm)
     report = {"voxel_mm": args.voxel_mm, "thresholds_good": good_thresholds, "good": [],
@@ -157,12 +163,50 @@ def main() -> None:
     print(json.dumps(report["summary"], indent=1))
 
 
+def merge(paths: list[Path], out: Path) -> None:
+    """One report from several; `_intensities` records re-graded with default_thresholds() (valid only
+    when these are looser than the measured ones: only not-ok records carry their values)."""
+    parts = [json.loads(path.read_text()) for path in paths]
+    report = {**parts[0], "good": [case for part in parts for case in part["good"]],
+              "mismatches": {name: {"cases": [case for part in parts for case in part["mismatches"][name]["cases"]]}
+                             for name in MISMATCHES},
+              "regraded_input_statistics": default_thresholds()["input_statistics"]}
+    for case in report["good"] + [case for entry in report["mismatches"].values() for case in entry["cases"]]:
+        regrade(case)
+    summarise(report)
+    out.write_text(json.dumps(report, indent=1))
+    print(json.dumps(report["summary"], indent=1))
+
+
+def regrade(case: dict) -> None:
+    limits = default_thresholds()["input_statistics"]
+    for entry in case["tasks"].values():
+        for check, (status, value) in list(entry["not_ok"].items()):
+            if check.endswith("_intensities"):
+                status = "unreliable" if value > limits["unreliable_margin"] else (
+                    "warning" if value > limits["margin"] else "ok")
+                if status == "ok":
+                    del entry["not_ok"][check]
+                else:
+                    entry["not_ok"][check] = [status, value]
+        entry["status"] = worst(status for status, _ in entry["not_ok"].values())
+    case["status"] = worst([entry["status"] for entry in case["tasks"].values()] +
+                           [status for checks in case["sequences"].values() for status, _ in checks.values()])
+
+
 def summarise(report: dict) -> None:
     flagged_good = [case["case"] for case in report["good"] if case["status"] != "ok"]
+    causes = {}
+    for case in report["good"]:
+        found = {check for entry in case["tasks"].values() for check in entry["not_ok"]}
+        found |= {check for checks in case["sequences"].values() for check, (status, _) in checks.items() if status != "ok"}
+        for check in found:
+            causes.setdefault(check.split("_", 1)[1] if check.startswith(SEQUENCES) else check, []).append(case["case"])
     report["summary"] = {
         "good_cases": len(report["good"]),
         "false_warning_rate": len(flagged_good) / max(len(report["good"]), 1),
         "good_cases_flagged": flagged_good,
+        "good_cases_flagged_by_check": {check: sorted(set(cases)) for check, cases in sorted(causes.items())},
         "mismatch_flag_rates": {name: {"flagged": sum(c["flagged"] for c in entry["cases"]), "cases": len(entry["cases"])}
                                 for name, entry in report["mismatches"].items()},
     }

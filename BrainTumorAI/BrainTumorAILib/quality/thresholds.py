@@ -25,8 +25,9 @@ DEFAULT_THRESHOLDS = {
     "brain_coverage": {"warning_below": 0.95, "failed_below": 0.8},
     # Brain-masked intensity statistics after z-scoring against the model set's training ranges
     # (its card's `input_statistics`): outside the range widened by `margin` times its width is
-    # a warning, by `unreliable_margin` times its width unreliable.
-    "input_statistics": {"margin": 1.5, "unreliable_margin": 3.0},
+    # a warning, by `unreliable_margin` times its width unreliable. Wide, because the bundled
+    # cards' ranges come from 3 phantoms each: at 1.5 / 3 widths 6 of 17 good phantoms were flagged.
+    "input_statistics": {"margin": 3.0, "unreliable_margin": 6.0},
     # Contrast relations inside the brain (tissue classes from the T2's intensity ranks): a T1CE
     # or T1 has white matter brighter than grey matter and CSF; a FLAIR has CSF darker than grey
     # matter.
