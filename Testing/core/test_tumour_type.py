@@ -167,12 +167,20 @@ CAM_CASE = ("pituitary", 11)
 MAX_CAM_PEAK_DISTANCE_MM = 10.0
 
 
+# tumour-type-demo was trained on phantoms without the enhancing hard negatives (falx, tentorium,
+# deep and cortical veins) that the generator draws since this round: on today's phantoms it gets
+# 5 of 7 held-out patients (metastasis read as healthy) and its Grad-CAM peaks 104 mm from the
+# lesion. Strict: these turn into failures, to be made passes again, once `make weights` retrains it.
+STALE_DEMO_WEIGHTS = pytest.mark.xfail(strict=True, reason="tumour-type-demo predates the hard-negative phantoms")
+
+
 @pytest.fixture(scope="module")
 def demo_set():
     model_set = ModelRegistry.load(models_dir() / "registry.json").default_for(tumour_type.TASK)
     return model_set, model_set.load_folds(build_network)
 
 
+@STALE_DEMO_WEIGHTS
 def test_demo_weights_classify_held_out_synthetic_patients(tmp_path, demo_set):
     """One held-out phantom of each class, preprocessed as in training (the network input
     matches the runner's 1 mm path to r = 0.998, see test_demo_grad_cam_... for that path)."""
@@ -213,6 +221,7 @@ def oblique_copy(image: sitk.Image, spacing=(3.1, 3.7, 4.6), angles=(15, -10, 20
     return resample(image, grid, pixel_type=sitk.sitkFloat32)
 
 
+@STALE_DEMO_WEIGHTS
 def test_demo_grad_cam_peaks_on_the_lesion_in_physical_space(tmp_path, demo_set):
     """The runner's path (1 mm T1CE space, z-score) on an oblique anisotropic T1CE: the label is
     right, the map has the input's exact grid, and its peak lies on the true lesion."""
