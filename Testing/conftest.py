@@ -1,8 +1,10 @@
-"""Shared fixtures: small images with oblique directions and anisotropic spacing."""
+"""Shared fixtures: small images with oblique directions and anisotropic spacing; the CLI run in-process."""
 
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
+from BrainTumorAILib import cli
 
 
 def rotation_matrix(rx_deg: float, ry_deg: float, rz_deg: float) -> np.ndarray:
@@ -46,3 +48,14 @@ def make_image(size=(20, 24, 12), spacing=(0.9, 1.1, 3.0), origin=(12.0, -30.0, 
 @pytest.fixture
 def oblique_image() -> sitk.Image:
     return make_image()
+
+
+def main_in_process(argv, capfd) -> tuple[int, str, str]:
+    """`cli.main(argv)`: exit status, stdout and stderr (argparse's usage errors exit by SystemExit)."""
+    capfd.readouterr()
+    try:
+        status = cli.main([str(a) for a in argv])
+    except SystemExit as stop:
+        status = stop.code
+    captured = capfd.readouterr()
+    return status, captured.out, captured.err

@@ -18,7 +18,6 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import slicer
 import vtk
@@ -26,11 +25,11 @@ import vtk
 from BrainTumorAILib.catalog import SEQUENCES
 from BrainTumorAILib.followup.colours import lesion_rgb
 
-from .background import ProgressEvent
+from .background_run import BackgroundRun
 from .core_process import start_core
-from .errors import BrainTumorAIError, RunCancelled
+from .errors import BrainTumorAIError
 from .result_nodes import RESULT_ATTRIBUTE, results_table, segmentation_from_labels
-from .scene_io import nodes_removed_on_error, temporary_nodes, write_volume
+from .scene_io import temporary_nodes, write_volume
 
 CLINICAL_KEYS = ("steroids", "clinical_status", "non_target_progression")
 TRAJECTORY_COLUMNS = ("id", "date", "status", "volume_mm3", "longest_diameter_mm", "perpendicular_diameter_mm",
@@ -83,46 +82,15 @@ def write_lesion_labels(lesions, reference, path: Path) -> Path:
         return write_volume(labels, path)
 
 
-class FollowupRun:
-    """A background follow-up: poll, wait or cancel it, then `load_results` on the main thread."""
+class FollowupRun(BackgroundRun):
+    """A background follow-up; `load_results` gives FollowupResults."""
 
-    def __init__(self, process, run_dir: Path, name_prefix: str):
-        self.process, self.run_dir, self.name_prefix = process, run_dir, name_prefix
+    what = "the follow-up"
+    inputs_folder = "studies"
 
-    @property
-    def output_dir(self) -> Path:
-        return self.run_dir / "output"
-
-    @property
-    def finished(self) -> bool:
-        return not self.process.running
-
-    def poll(self) -> list[ProgressEvent]:
-        return self.process.poll()
-
-    def cancel(self) -> None:
-        self.process.cancel()
-
-    def wait(self, progress_callback: Callable[[ProgressEvent], None] | None = None) -> None:
-        self.process.follow(progress_callback)
-
-    def load_results(self) -> FollowupResults:
-        """The new nodes of a successful follow-up, or raise leaving the scene unchanged."""
-        status = self.process.wait()
-        try:
-            if self.process.cancelled:
-                raise RunCancelled("the follow-up was cancelled")
-            if status != 0:
-                raise BrainTumorAIError(self.process.error_message())
-            result = json.loads((self.output_dir / "followup.json").read_text(encoding="utf-8"))
-            with nodes_removed_on_error():
-                results = load_followup_nodes(self.output_dir, result, self.name_prefix)
-        except BaseException:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            raise
-        finally:
-            shutil.rmtree(self.run_dir / "studies", ignore_errors=True)
-        return results
+    def _load(self) -> FollowupResults:
+        result = json.loads((self.output_dir / "followup.json").read_text(encoding="utf-8"))
+        return load_followup_nodes(self.output_dir, result, self.name_prefix)
 
 
 def load_followup_nodes(out_dir: Path, result: dict, name_prefix: str) -> FollowupResults:

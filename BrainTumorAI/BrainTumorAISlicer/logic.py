@@ -15,16 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import slicer
 
 from BrainTumorAILib.catalog import DEVICES, SEQUENCES, task_specs
 
 from .background import BackgroundProcess, ProgressEvent
+from .background_run import BackgroundRun
 from .core_process import start_core
-from .errors import BrainTumorAIError, RunCancelled
+from .errors import BrainTumorAIError
 from .result_nodes import ResultNodes, load_result_nodes
 from .result_summary import ResultSummary, summarize
-from .scene_io import boxes_overlap, nodes_removed_on_error, roi_world_box, world_bounds, write_volume
+from .scene_io import boxes_overlap, roi_world_box, world_bounds, write_volume
 
 REQUIRED_SEQUENCES = ("t1ce", "t2")  # the `run` command always needs both
 SEQUENCE_TITLES = {"t1ce": "T1CE", "t2": "T2", "flair": "FLAIR", "t1": "T1"}
@@ -44,54 +44,17 @@ class RunResults:
         return summarize(self.result)
 
 
-class AnalysisRun:
-    """One background run started by BrainTumorAILogic.start: poll it, wait for it, cancel it,
-    then `load_results` (on Slicer's main thread) adds the nodes or raises the run's error."""
+class AnalysisRun(BackgroundRun):
+    """One background run started by BrainTumorAILogic.start; `load_results` gives RunResults."""
 
     def __init__(self, process: BackgroundProcess, run_dir: Path, inputs: dict, name_prefix: str):
-        self.process = process
-        self.run_dir = run_dir
+        super().__init__(process, run_dir, name_prefix)
         self.inputs = inputs
-        self.name_prefix = name_prefix
 
-    @property
-    def output_dir(self) -> Path:
-        return self.run_dir / "output"
-
-    @property
-    def finished(self) -> bool:
-        return not self.process.running
-
-    def poll(self) -> list[ProgressEvent]:
-        """Progress events since the last poll (the Widget's timer calls this)."""
-        return self.process.poll()
-
-    def cancel(self) -> None:
-        self.process.cancel()
-
-    def wait(self, progress_callback: Callable[[ProgressEvent], None] | None = None) -> None:
-        """Block until the process ends, passing each progress event to `progress_callback`
-        (which may call `cancel`)."""
-        self.process.follow(progress_callback)
-
-    def load_results(self) -> RunResults:
-        """Add the result nodes of a successful run, or raise (RunCancelled / BrainTumorAIError)
-        leaving the scene unchanged. The temporary inputs are removed either way."""
-        status = self.process.wait()
-        try:
-            if self.process.cancelled:
-                raise RunCancelled("the run was cancelled")
-            if status != 0:
-                raise BrainTumorAIError(self.process.error_message())
-            result = json.loads((self.output_dir / "result.json").read_text(encoding="utf-8"))
-            with nodes_removed_on_error():
-                nodes = load_result_nodes(self.output_dir, result, self.inputs, self.name_prefix)
-        except BaseException:
-            shutil.rmtree(self.run_dir, ignore_errors=True)
-            raise
-        finally:
-            shutil.rmtree(self.run_dir / "inputs", ignore_errors=True)
-        return RunResults(result, nodes, self.output_dir)
+    def _load(self) -> RunResults:
+        result = json.loads((self.output_dir / "result.json").read_text(encoding="utf-8"))
+        return RunResults(result, load_result_nodes(self.output_dir, result, self.inputs, self.name_prefix),
+                          self.output_dir)
 
 
 class BrainTumorAILogic:

@@ -35,6 +35,7 @@ from BrainTumorAILib.preprocessing.grid import physical_points
 from BrainTumorAILib.roi import BoxROI
 from BrainTumorAILib.synthetic import load_truth, true_transform
 from BrainTumorAILib.tasks.gbm_met import method as gbm_met
+from conftest import main_in_process
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_REGISTRY = REPO / "Resources" / "models" / "registry.json"
@@ -46,17 +47,6 @@ def braintumorai(*args, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run `python -m BrainTumorAILib ARGS` as a user would."""
     return subprocess.run([sys.executable, "-m", "BrainTumorAILib", *map(str, args)], capture_output=True,
                           text=True, env={**os.environ, **(env or {})}, timeout=600)
-
-
-def main_in_process(argv, capfd) -> tuple[int, str, str]:
-    """`cli.main(argv)`: exit status, stdout and stderr (argparse's usage errors exit by SystemExit)."""
-    capfd.readouterr()
-    try:
-        status = cli.main([str(a) for a in argv])
-    except SystemExit as stop:
-        status = stop.code
-    captured = capfd.readouterr()
-    return status, captured.out, captured.err
 
 
 def file_hashes(*folders: Path) -> dict:

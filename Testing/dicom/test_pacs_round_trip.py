@@ -28,6 +28,7 @@ from BrainTumorAILib.dicom import codes
 from BrainTumorAILib.dicom.dicomweb import DicomWebServer
 from BrainTumorAILib.dicom.mr_writer import Study, write_case_study, write_mr_series
 from BrainTumorAILib.models import ModelRegistry
+from conftest import main_in_process
 from orthanc_server import free_port, orthanc  # noqa: F401 - orthanc is a fixture
 
 REPO = Path(__file__).resolve().parents[2]
@@ -36,16 +37,6 @@ TASKS = ("mets-3d", "tumour-type")
 # Cheaper preprocessing than the bundled sets' (no brain extraction, no N4, a 3 mm grid): the round
 # trip checks the DICOM side, which does not depend on how the networks' inputs were prepared.
 FAST_PREPROCESSING = {"brain_extraction": "none", "bias_correction": False, "resample_mm": 3.0}
-
-
-def main_in_process(argv, capfd) -> tuple[int, str, str]:
-    capfd.readouterr()
-    try:
-        status = cli.main([str(a) for a in argv])
-    except SystemExit as stop:
-        status = stop.code
-    captured = capfd.readouterr()
-    return status, captured.out, captured.err
 
 
 def one_error_line(err: str, pattern: str) -> str:
