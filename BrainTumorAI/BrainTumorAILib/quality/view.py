@@ -14,6 +14,7 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..preprocessing import resampling
+from ..progress import NullProgress
 
 SPACING_MM = 2.0  # fine enough for edges and tissue classes, cheap enough for every run
 
@@ -32,7 +33,12 @@ def quality_view(preprocessor, spacing_mm: float = SPACING_MM) -> QualityView:
     reference = "t1ce" if "t1ce" in preprocessor.images else "t2"
     options = dataclasses.replace(preprocessor.options, reference=reference, resample_mm=spacing_mm,
                                   normalisation="zscore", histogram_equalisation=False, mask_images=False)
-    case = preprocessor.case(options=options)
+    # the run's progress has passed preprocessing: this resampling must not report it again from 0
+    reporting, preprocessor.progress = preprocessor.progress, NullProgress()
+    try:
+        case = preprocessor.case(options=options)
+    finally:
+        preprocessor.progress = reporting
     grid = case.brain_mask
     field_of_view = {}
     for name, image in preprocessor.images.items():
