@@ -19,8 +19,11 @@ DEFAULT_THRESHOLDS = {
     # Normalised correlation of brain-masked gradient magnitudes with the T1CE after registration:
     # edges of one head line up across contrasts, another head's or noise's do not.
     "coregistration_correlation": {"warning_below": 0.27, "failed_below": 0.23},
-    # Dice of the Otsu head masks of a sequence and the T1CE where both were imaged.
-    "head_mask_dice": {"warning_below": 0.95, "failed_below": 0.9},
+    # Dice of the Otsu head masks of a sequence and the T1CE where both were imaged. Otsu splits
+    # each contrast's head differently: the bundled 1 mm demo case's FLAIR and T1 (thick 2D slices)
+    # reach only 0.67-0.68 against the T1CE while their edges line up (correlation 0.42-0.78), so
+    # this check only catches what is not a head; another head is the edge correlation's job.
+    "head_mask_dice": {"warning_below": 0.6, "failed_below": 0.45},
     # Fraction of the brain inside each sequence's field of view.
     "brain_coverage": {"warning_below": 0.95, "failed_below": 0.8},
     # Brain-masked intensity statistics after z-scoring against the model set's training ranges
