@@ -60,3 +60,22 @@ class BackgroundRun:
 
     def _load(self):
         raise NotImplementedError
+
+
+class BackgroundLogic:
+    """What a logic that starts BackgroundRuns shares: the active run, cancelling it, and the
+    blocking form (start, wait, load)."""
+
+    active_run: BackgroundRun | None = None
+
+    def cancel(self) -> None:
+        """Cancel the active run (from a progress callback or another thread)."""
+        if self.active_run is not None:
+            self.active_run.cancel()
+
+    def _wait_and_load(self, run: BackgroundRun, progress_callback):
+        try:
+            run.wait(progress_callback)
+            return run.load_results()
+        finally:
+            self.active_run = None

@@ -25,7 +25,7 @@ import vtk
 from BrainTumorAILib.catalog import SEQUENCES
 from BrainTumorAILib.followup.colours import lesion_rgb
 
-from .background_run import BackgroundRun
+from .background_run import BackgroundLogic, BackgroundRun
 from .core_process import start_core
 from .errors import BrainTumorAIError
 from .result_nodes import RESULT_ATTRIBUTE, results_table, segmentation_from_labels
@@ -142,7 +142,7 @@ def sum_chart(result: dict, name: str):
     return chart
 
 
-class BrainTumorAIFollowupLogic:
+class BrainTumorAIFollowupLogic(BackgroundLogic):
     """Runs `followup` on studies from the scene or from folders; no Qt."""
 
     def __init__(self, work_dir: Path | None = None, python: str | None = None):
@@ -153,16 +153,7 @@ class BrainTumorAIFollowupLogic:
     def process(self, studies: list[FollowupStudy], clinical: dict | None = None, task: str | None = None,
                 device: str = "auto", progress_callback=None) -> FollowupResults:
         """The blocking form: start, wait, load the nodes."""
-        run = self.start(studies, clinical, task, device)
-        try:
-            run.wait(progress_callback)
-            return run.load_results()
-        finally:
-            self.active_run = None
-
-    def cancel(self) -> None:
-        if self.active_run is not None:
-            self.active_run.cancel()
+        return self._wait_and_load(self.start(studies, clinical, task, device), progress_callback)
 
     def start(self, studies: list[FollowupStudy], clinical: dict | None = None, task: str | None = None,
               device: str = "auto") -> FollowupRun:

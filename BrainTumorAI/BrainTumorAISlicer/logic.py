@@ -19,7 +19,7 @@ from typing import Callable
 from BrainTumorAILib.catalog import DEVICES, SEQUENCES, task_specs
 
 from .background import BackgroundProcess, ProgressEvent
-from .background_run import BackgroundRun
+from .background_run import BackgroundLogic, BackgroundRun
 from .core_process import start_core
 from .errors import BrainTumorAIError
 from .result_nodes import ResultNodes, load_result_nodes
@@ -57,7 +57,7 @@ class AnalysisRun(BackgroundRun):
                           self.output_dir)
 
 
-class BrainTumorAILogic:
+class BrainTumorAILogic(BackgroundLogic):
     """The module's logic; no Qt, so it runs in Slicer and on slicer-core alike."""
 
     def __init__(self, work_dir: Path | None = None, python: str | None = None):
@@ -69,16 +69,7 @@ class BrainTumorAILogic:
                 progress_callback: Callable[[ProgressEvent], None] | None = None) -> RunResults:
         """The blocking form: run, wait, and return the results (nodes already in the scene)."""
         run = self.start(t1ce=t1ce, t2=t2, flair=flair, t1=t1, roi=roi, tasks=tasks, device=device)
-        try:
-            run.wait(progress_callback)
-            return run.load_results()
-        finally:
-            self.active_run = None
-
-    def cancel(self) -> None:
-        """Cancel the active run (from a progress callback or another thread)."""
-        if self.active_run is not None:
-            self.active_run.cancel()
+        return self._wait_and_load(run, progress_callback)
 
     def start(self, t1ce, t2, flair=None, t1=None, roi=None, tasks="all", device="auto") -> AnalysisRun:
         """Check the inputs, write them, start the background run; the scene is not touched."""

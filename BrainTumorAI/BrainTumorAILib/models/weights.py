@@ -78,9 +78,9 @@ def load_plain_torch_file(source, what: str):
     torch's own message is several lines and suggests `weights_only=False`, the one step that
     would run the file's code: it is never shown, only the global the file would have called.
     """
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        return torch.load(io.BytesIO(source) if isinstance(source, bytes) else source, map_location="cpu",
-                          weights_only=True)
+        return torch.load(stream, weights_only=True, map_location="cpu")
     except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as error:
         code = re.search(r"Unsupported global: GLOBAL (\S+?)(?: was not|\s|$)", str(error))
         if code or isinstance(error, pickle.UnpicklingError):

@@ -63,21 +63,22 @@ def coregistration_checks(view: QualityView, thresholds: dict) -> dict[str, dict
     for name in view.images:
         if name == view.reference:
             continue
-        limits = thresholds["coregistration_correlation"]
-        value = edge_correlation(view, name)
-        status = graded(value, limits["warning_below"], limits["failed_below"])
-        message = {"ok": f"{name} edges line up with the {view.reference}",
-                   "warning": f"{name} edges line up poorly with the {view.reference}: check the registration",
-                   "failed": f"{name} and {view.reference} are unlikely to be the same head, aligned "
-                             f"(another patient, another region, or a registration failure)"}[status]
-        records = {"coregistration": check(status, value, limits["failed_below"], message)}
-        limits = thresholds["head_mask_dice"]
-        value = head_dice(view, name)
-        status = graded(value, limits["warning_below"], limits["failed_below"])
-        message = {"ok": f"{name} head outline matches the {view.reference}'s",
-                   "warning": f"{name} head outline differs from the {view.reference}'s",
-                   "failed": f"{name} head outline does not match the {view.reference}'s: "
-                             f"another head, or not a head"}[status]
-        records["head_mask_agreement"] = check(status, value, limits["failed_below"], message)
+        records = {
+            "coregistration": _graded(edge_correlation(view, name), thresholds["coregistration_correlation"], {
+                "ok": f"{name} edges line up with the {view.reference}",
+                "warning": f"{name} edges line up poorly with the {view.reference}: check the registration",
+                "failed": f"{name} and {view.reference} are unlikely to be the same head, aligned "
+                          f"(another patient, another region, or a registration failure)"}),
+            "head_mask_agreement": _graded(head_dice(view, name), thresholds["head_mask_dice"], {
+                "ok": f"{name} head outline matches the {view.reference}'s",
+                "warning": f"{name} head outline differs from the {view.reference}'s",
+                "failed": f"{name} head outline does not match the {view.reference}'s: another head, or not a head"}),
+        }
         results[name] = records
     return results
+
+
+def _graded(value: float, limits: dict, messages: dict) -> dict:
+    """A check record of `value` graded by `limits` (warning_below, failed_below), worded by status."""
+    status = graded(value, limits["warning_below"], limits["failed_below"])
+    return check(status, value, limits["failed_below"], messages[status])

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import uuid
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..image import copy_geometry, write_image
+from ..outputs import staged_output
 from .acquisition import acquire, sample_acquisition
 from .contrast import SEQUENCES, tissue_intensities
 from .head import make_head
@@ -91,18 +90,7 @@ def make_case(out_dir, kind: str, seed: int, voxel_mm: float = 1.0, variants: di
         distractors={"white_matter_lesions": len(lesions) - len(tumours)},
     )
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Written beside the final folder and renamed: a case folder is complete or absent.
-    staging = out_dir / f".{name}-{uuid.uuid4().hex}"
-    staging.mkdir()
-    try:
+    final = Path(out_dir) / name
+    with staged_output(final, replace=True) as staging:  # a case folder is complete or absent
         _write(staging, acquired, truth)
-        final = out_dir / name
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return final

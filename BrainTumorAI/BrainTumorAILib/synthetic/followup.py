@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import shutil
-import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from ..followup.matching import Track
 from ..followup.measurement import LesionSize, measure_mask
 from ..followup.trajectory import Trajectory
 from ..image import copy_geometry, write_image
+from ..outputs import staged_output
 from ..preprocessing.transforms import rigid_parameters
 from .acquisition import acquire, sample_acquisition
 from .case import case_id, case_rng, _check
@@ -157,12 +156,10 @@ def make_followup(out_dir, kind: str, seed: int, plans: list[StudyPlan], voxel_m
     distractors = [lesion for lesion in lesions if not lesion.labelled]
     name = f"{case_id(kind, seed)}-followup"
     final = Path(out_dir) / name
-    staging = Path(out_dir) / f".{name}-{uuid.uuid4().hex}"
-    staging.mkdir(parents=True)
     rendered_distractors = [render(lesion, head, voxel_mm) for lesion in distractors]
     baseline_pose = None
     folders = []
-    try:
+    with staged_output(final, replace=True) as staging:  # the follow-up folder is complete or absent
         for study, plan in enumerate([StudyPlan()] + list(plans)):
             study_rng = np.random.default_rng([int(seed), 1000 + study])
             for lesion_id, change in plan.changes.items():
@@ -217,12 +214,6 @@ def make_followup(out_dir, kind: str, seed: int, plans: list[StudyPlan], voxel_m
             folder = staging / f"study-{study}"
             _write_study(folder, acquired, truth)
             folders.append(final / folder.name)
-        if final.exists():
-            shutil.rmtree(final)
-        staging.rename(final)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
     return folders
 
 
