@@ -110,6 +110,8 @@ class TaskSpec:
     lesion_masks: bool = False           # its seg image labels lesions by lesion-table id (follow-up reads them)
     # input -> {"slice": mm, "in_plane": mm}: the coarsest voxel the method was built for (input quality)
     resolution_mm: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    # result.json entry keys a cohort's summary.csv lists beside the answer, as <task>_<key>
+    summary_scores: tuple[str, ...] = ()
     package: str = ""                    # the task's package, filled in by `task_specs`
 
     def load(self, reference: str):

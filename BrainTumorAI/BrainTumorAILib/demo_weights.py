@@ -20,7 +20,9 @@ from .progress import Progress
 from .synthetic import make_cohort
 from .training import load_config, run_kfold
 from .training.cases import index_cases
-from .training.independent_cohort_evaluation import evaluate_independent
+from .training.independent_cohort_evaluation import (
+    evaluate_independent, evaluate_runs, metastasis_card_metrics, run_deployed,
+)
 from .training.registration import build_card_and_entry
 from .training.task_adapters import create_adapter
 
@@ -38,10 +40,11 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     cohort_dir = work_dir / f"{spec['name']}-cohort"
     # the cohort is deterministic: a finished one (marked) is reused when training is run again
     finished = cohort_dir / ".complete"
-    recipe = json.dumps({key: spec[key] for key in ("kinds", "n_per_kind", "seed", "voxel_mm")}, sort_keys=True)
+    recipe = json.dumps({key: spec[key] for key in ("kinds", "n_per_kind", "seed", "voxel_mm", "variants")
+                         if key in spec}, sort_keys=True)
     if not finished.is_file() or finished.read_text() != recipe:
         make_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
-                    progress=progress.child(0.0, 0.3))
+                    progress=progress.child(0.0, 0.3), variants=spec.get("variants"))
         finished.write_text(recipe)
     adapter = create_adapter(task)
     preset = spec.get("preset", adapter.default_preset)
@@ -58,8 +61,11 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
         target = set_dir / f"fold{index}.safetensors"
         shutil.copyfile(run_dir / fold["path"], target)
         fold_files.append(target)
+    variants = sorted({f"{seq} {name}" for v in spec.get("variants", []) if v for seq, name in v.items()})
     description = (f"{spec['n_per_kind']} synthetic phantoms per class ({', '.join(spec['kinds'])}), "
-                   f"seed {spec['seed']}, {spec['voxel_mm']} mm, from BrainTumorAILib.synthetic")
+                   f"seed {spec['seed']}, {spec['voxel_mm']} mm, from BrainTumorAILib.synthetic"
+                   + (f"; acquisition variants in turn: the default protocol and {', '.join(variants)}"
+                      if variants else ""))
     card, entry = build_card_and_entry(report, spec["name"], "1.0.0", demo=True, data_description=description,
                                        intended_use=INTENDED_USE,
                                        limitations=LIMITATIONS + spec.get("limitations", []),
@@ -112,7 +118,6 @@ def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
     T1CE acquisitions: `synthetic.reacquisition`), scored by `evaluate`; each card gets these
     figures (`independent_*`) and those of the lesions both methods found (`agreed_*`), and
     the recipe's references and limitations."""
-    from .deployed_evaluation import card_metrics, evaluate_cohort, run_cohort
     from .synthetic.reacquisition import make_independent_cohort
     from .catalog import task_spec
     from .tasks.metastases.cross_method import AGREED_TASK, TASKS as METASTASIS_TASKS
@@ -127,8 +132,8 @@ def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
         make_independent_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], spec["voxel_mm"])
         finished.write_text(recipe)
     runs_dir = work_dir / "mets-independent-runs"
-    run_cohort(cohort_dir, runs_dir, METASTASIS_TASKS, out_dir / "registry.json", progress)
-    reports = evaluate_cohort(cohort_dir, runs_dir, work_dir / "mets-independent-stats", METASTASIS_TASKS)
+    run_deployed(list(METASTASIS_TASKS), cohort_dir, out_dir / "registry.json", runs_dir, progress)
+    reports = evaluate_runs(list(METASTASIS_TASKS), cohort_dir, runs_dir, work_dir / "mets-independent-stats")
     description = (f"independent synthetic cohort: {spec['n_per_kind']} per kind ({', '.join(spec['kinds'])}), "
                    f"seed {spec['seed']}, {spec['voxel_mm']} mm, T1CE re-acquired sagittal/coronal 3D or axial 3 mm "
                    f"2D with other contrast, bias and noise (synthetic.reacquisition)")
@@ -137,10 +142,10 @@ def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
         card_path = out_dir / demo["name"] / "model_card.json"
         card = load_card(card_path)
         kept = [m for m in card["metrics"] if not m["name"].startswith(("independent_", "agreed_"))]
-        card["metrics"] = (kept + card_metrics(reports[task], f"{description}; deployed model set as `run` applies "
-                                                              f"it, scored by `braintumorai evaluate`")
-                           + card_metrics(reports[AGREED_TASK], f"{description}; lesions found by both mets-3d and "
-                                                                f"mets-25d (result.json agreed_lesions)", "agreed_"))
+        deployed = f"{description}; deployed model set as `run` applies it, scored by `braintumorai evaluate`"
+        agreed = f"{description}; lesions found by both mets-3d and mets-25d (result.json agreed_lesions)"
+        card["metrics"] = (kept + metastasis_card_metrics(reports[task], deployed)
+                           + metastasis_card_metrics(reports[AGREED_TASK], agreed, "agreed_"))
         card["limitations"] = LIMITATIONS + demo.get("limitations", [])
         card["references"] = list(demo.get("references", []))
         write_card(card, card_path)
@@ -148,7 +153,7 @@ def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
 
 
 # Other seeds, grid and T1CE acquisitions than any training cohort; healthy and GBM heads included.
-INDEPENDENT_COHORT = {"kinds": ["metastases", "metastasis", "healthy", "gbm"], "n_per_kind": 2, "seed": 7,
+INDEPENDENT_COHORT = {"kinds": ["metastases", "metastasis", "healthy", "gbm"], "n_per_kind": 3, "seed": 7,
                       "voxel_mm": 1.0}
 
 

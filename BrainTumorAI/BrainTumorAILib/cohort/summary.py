@@ -13,8 +13,11 @@ SUMMARY = "summary.csv"
 
 
 def columns() -> tuple[str, ...]:
-    """Each task's answer (its label, or the number of lesions found) between the case's status and time."""
-    return ("case", "status", "error", *task_specs(), "gbm-met_predictive_index", "seconds")
+    """Each task's answer (its label, or the number of lesions found) and the scores its spec names
+    (`summary_scores`), between the case's status and time."""
+    specs = task_specs()
+    scores = [f"{name}_{key}" for name, spec in specs.items() for key in spec.summary_scores]
+    return ("case", "status", "error", *specs, *scores, "seconds")
 
 
 def _answer(entry: dict):
@@ -26,10 +29,12 @@ def _answer(entry: dict):
 def result_row(case_id: str, status: str, result: dict, seconds: float) -> dict:
     """A finished case's row from its result.json content."""
     row = {"case": case_id, "status": status, "error": "", "seconds": round(float(seconds), 2)}
+    specs = task_specs()
     for task, entry in result.get("tasks", {}).items():
         row[task] = _answer(entry)
-    if "gbm-met" in result.get("tasks", {}):
-        row["gbm-met_predictive_index"] = round(float(result["tasks"]["gbm-met"]["predictive_index"]), 4)
+        for key in specs[task].summary_scores if task in specs else ():
+            value = entry.get(key)
+            row[f"{task}_{key}"] = round(float(value), 4) if isinstance(value, (int, float)) else ""
     return row
 
 

@@ -23,8 +23,8 @@ from ..preprocessing.transforms import apply, matrix_from_transform, rigid_param
 # Two T1CE of one head: the preprocessing's pyramid stopped at half resolution is enough. Measured on
 # the 1 mm demo follow-up (6-7 degrees, 2 studies): max error over the head 0.13-0.14 mm in 7-8 CPU s
 # a study, against 0.07-0.08 mm in 11-12 CPU s at full resolution.
-FOLLOWUP_REGISTRATION = RegistrationParameters(shrink_factors=(4, 2), smoothing_mm=(2.0, 1.0),
-                                               sampling_fraction=(0.1, 0.05))
+FOLLOWUP_REGISTRATION = RegistrationParameters(refine_spacing_mm=None, shrink_factors=(4, 2),
+                                               smoothing_mm=(2.0, 1.0), sampling_fraction=(0.1, 0.05))
 
 
 @dataclass(frozen=True)

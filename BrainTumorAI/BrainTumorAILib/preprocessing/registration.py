@@ -29,12 +29,16 @@ class RegistrationParameters:
     search_steps: int = 2
     search_step_deg: float = 15.0
     search_candidates: int = 3
-    # Refinement pyramid on the images themselves.
-    # Measured on phantom heads (5 mm-slice T2, 3 mm FLAIR onto 1 mm T1CE): the samples at the
-    # finest level set the accuracy; 2% of the head gave <= 0.13 mm, 1% of all voxels 0.18 mm.
-    sampling_fraction: tuple[float, ...] = (0.05, 0.02)
+    # Refinement pyramid on block-averaged copies with refine_spacing_mm voxels (None: the images
+    # themselves). The cost is the number of samples; ITK's own pyramid would also smooth the
+    # full-resolution images at every level. Measured against the truth of four 1 mm phantom heads
+    # (axial, sagittal and coronal 2D and 3D T2/FLAIR, 1 mm T1 onto 1 mm T1CE, orientation search
+    # included): largest error over the head 0.32 mm with 2 mm copies, 0.22 mm with the images at
+    # 2% of the head, in 1.0-1.3 against 2.6-5.4 CPU seconds a sequence.
+    refine_spacing_mm: float | None = 2.0
+    sampling_fraction: tuple[float, ...] = (0.1, 0.05)
     shrink_factors: tuple[int, ...] = (2, 1)
-    smoothing_mm: tuple[float, ...] = (1.0, 0.0)
+    smoothing_mm: tuple[float, ...] = (2.0, 0.0)
     iterations: int = 200
     learning_rate: float = 1.0  # mm of the largest step at the start of each level
     min_step: float = 1e-4
@@ -145,5 +149,8 @@ def register_rigid(fixed: sitk.Image, moving: sitk.Image, parameters: Registrati
     if parameters.search_steps > 0:
         search_orientation(fixed, moving, transform, parameters)
     fixed_mask = coarse_head_mask(fixed) if fixed_mask is None else fixed_mask
+    if parameters.refine_spacing_mm is not None:
+        fixed = coarse_copy(fixed, parameters.refine_spacing_mm)
+        moving = coarse_copy(moving, parameters.refine_spacing_mm)
     report = register(fixed, moving, transform, parameters, fixed_mask)
     return transforms.matrix_from_transform(transform), report

@@ -15,8 +15,11 @@ def cohort_seeds(seed: int, n_per_kind: int) -> list:
 
 
 def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_mm: float = 1.0,
-                progress=None) -> list:
-    """Write `n_per_kind` cases of each kind (all kinds by default) into `out_dir`; return their folders."""
+                progress=None, variants: list | None = None) -> list:
+    """Write `n_per_kind` cases of each kind (all kinds by default) into `out_dir`; return their folders.
+
+    `variants` (acquisition variants, see make_case): case i of each kind gets `variants[i % len]`,
+    so a training cohort meets other planes and slice profiles than the default protocol's."""
     kinds = list(KINDS if kinds is None else kinds)
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
@@ -24,10 +27,12 @@ def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_m
     if n_per_kind < 1:
         raise ValueError(f"n_per_kind must be at least 1, got {n_per_kind}")
     progress = progress or NullProgress()
-    jobs = [(kind, case_seed) for case_seed in cohort_seeds(seed, n_per_kind) for kind in kinds]
+    variants = variants or [None]
+    jobs = [(kind, case_seed, variants[index % len(variants)])
+            for index, case_seed in enumerate(cohort_seeds(seed, n_per_kind)) for kind in kinds]
     folders = []
-    for done, (kind, case_seed) in enumerate(jobs):
+    for done, (kind, case_seed, variant) in enumerate(jobs):
         progress.update("synth", done / len(jobs), f"{kind} seed {case_seed}")
-        folders.append(make_case(Path(out_dir), kind, case_seed, voxel_mm))
+        folders.append(make_case(Path(out_dir), kind, case_seed, voxel_mm, variant))
     progress.update("synth", 1.0, f"{len(folders)} cases")
     return folders

@@ -22,6 +22,9 @@ class TaskContext:
     preprocessed: Callable  # (options dict from a model set) -> PreprocessedCase, cached per reference
     registry: object
     progress: object = field(default_factory=NullProgress)
+    # work several tasks of this run need once, e.g. the brain's registration to MNI152 that both
+    # metastasis tasks use to place lesions above or below the tentorium
+    shared: dict = field(default_factory=dict)
 
 
 @dataclass

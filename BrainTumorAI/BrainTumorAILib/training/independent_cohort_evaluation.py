@@ -9,14 +9,19 @@ and the figures come from `braintumorai evaluate` on those outputs, so anyone ca
 
     braintumorai run ... --out runs/<case>        (per case)
     braintumorai evaluate --task <task> --pred runs --truth cohort --out stats
+
+The metastasis tasks run together on one cohort, so that `evaluate --task mets-agreed` also scores
+the lesions both methods found.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 
+from ..catalog import task_spec
 from ..evaluation import evaluate_command
 from ..image import read_image
 from ..models import ModelRegistry
@@ -25,12 +30,13 @@ from ..roi import BoxROI
 from ..runner import run_case, write_run
 from ..synthetic.case import make_case
 from ..synthetic.cohort import cohort_seeds
+from ..tasks.metastases.cross_method import AGREED_TASK, TASKS as METASTASIS_TASKS
 from .cases import index_cases
 
 COMPLETE_MARK = ".complete"
-# the sequences `run` gets per task (as a user would give them)
-TASK_INPUTS = {"gbm-met": ("t1ce", "t2"), "tumour-type": ("t1ce",), "mets-3d": ("t1ce",),
-               "mets-25d": ("t1ce", "flair", "t2", "t1")}
+# the figures of a metastasis task's `evaluate` report that go into its card
+METASTASIS_CARD_FIGURES = ("sensitivity", "sensitivity_ge_3mm", "false_positives_per_case",
+                           "false_positives_ge_10mm3_per_case", "median_lesion_dice")
 
 
 def make_test_cohort(out_dir, kinds: list[str], n_per_kind: int, seed: int, voxel_mm: float,
@@ -53,11 +59,14 @@ def make_test_cohort(out_dir, kinds: list[str], n_per_kind: int, seed: int, voxe
     return out_dir
 
 
-def run_deployed(task: str, cohort_dir, registry_path, pred_dir, progress=None) -> Path:
-    """`run_case` of `task` on every case (the registry's default set), one output folder per case;
-    cases already run are kept. The ROI (gbm-met) is the one drawn on each case's T2."""
+def run_deployed(tasks: list[str], cohort_dir, registry_path, pred_dir, progress=None) -> Path:
+    """`run_case` of `tasks` on every case (the registry's default sets, CPU), one output folder per
+    case; cases already run are kept. Each case gets only the sequences the model sets read (every
+    other one would be registered for nothing) and, where a task needs one, the ROI drawn on its T2."""
     pred_dir = Path(pred_dir)
     registry = ModelRegistry.load(registry_path)
+    needed = {s for task in tasks for s in (*task_spec(task).sequences, *registry.default_for(task).inputs)}
+    needs_roi = any(task_spec(task).needs_roi for task in tasks)
     cases = index_cases(cohort_dir, label_key="tumour_type")
     progress = progress or NullProgress()
     for done, case in enumerate(cases):
@@ -67,11 +76,31 @@ def run_deployed(task: str, cohort_dir, registry_path, pred_dir, progress=None) 
             continue
         truth = json.loads(Path(case.truth).read_text())
         roi_bounds = (truth.get("roi_ras_by_sequence") or {}).get("t2") or truth.get("roi_ras")
-        images = {name: read_image(case.sequences[name], f"{case.case_id} {name}")
-                  for name in TASK_INPUTS[task] if name in case.sequences}
-        roi = BoxROI.from_ras_bounds(roi_bounds) if roi_bounds is not None else None
-        write_run(run_case(images, roi, tasks=task, device="cpu", registry=registry, case_id=case.case_id), out)
+        images = {name: read_image(path, f"{case.case_id} {name}") for name, path in case.sequences.items()
+                  if name in needed}
+        roi = BoxROI.from_ras_bounds(roi_bounds) if needs_roi and roi_bounds is not None else None
+        write_run(run_case(images, roi, tasks=",".join(tasks), device="cpu", registry=registry,
+                           case_id=case.case_id), out)
     return pred_dir
+
+
+def evaluate_runs(tasks: list[str], cohort_dir, runs_dir, out_dir) -> dict[str, dict]:
+    """`evaluate` of each task, and of the agreed list when both metastasis tasks ran."""
+    names = list(tasks) + ([AGREED_TASK] if set(METASTASIS_TASKS) <= set(tasks) else [])
+    return {name: evaluate_command(name, runs_dir, cohort_dir, Path(out_dir) / name) for name in names}
+
+
+def metastasis_card_metrics(report: dict, dataset: str, prefix: str = "independent_") -> list[dict]:
+    """Model-card metric entries (with bootstrap CIs) from an `evaluate` report of a metastasis task."""
+    metrics = report["metrics"]
+    out = []
+    for name in METASTASIS_CARD_FIGURES:
+        value, ci = metrics["figures"].get(name), metrics["ci"].get(name, {})
+        if value is None or not math.isfinite(value) or ci.get("low") is None:
+            continue
+        out.append({"name": f"{prefix}{name}", "value": float(value), "dataset": dataset, "n_cases": report["n_cases"],
+                    "ci": {"level": ci["level"], "low": ci["low"], "high": ci["high"], "method": metrics["ci_method"]}})
+    return out
 
 
 def evaluate_independent(task: str, spec: dict, work_dir, registry_path, progress=None) -> dict:
@@ -84,7 +113,7 @@ def evaluate_independent(task: str, spec: dict, work_dir, registry_path, progres
     work_dir = Path(work_dir)
     cohort = make_test_cohort(work_dir / "cohort", spec["kinds"], spec["n_per_kind"], spec["seed"],
                               spec["voxel_mm"], spec["variants"], progress.child(0.0, 0.4))
-    runs = run_deployed(task, cohort, registry_path, work_dir / "runs", progress.child(0.4, 0.95))
+    runs = run_deployed([task], cohort, registry_path, work_dir / "runs", progress.child(0.4, 0.95))
     stats = work_dir / "stats"
     if stats.exists():
         shutil.rmtree(stats)

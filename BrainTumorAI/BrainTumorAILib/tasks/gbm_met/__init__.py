@@ -15,7 +15,9 @@ SPEC = TaskSpec(
         # (statistics included), FC head with dropout fine-tuned, Adam. `pretrained` must point to a
         # local torchvision ResNet-50 file (nothing is downloaded); without one `train` stops.
         # input_size is ImageNet's 224 (the paper gives no section size).
+        # Not in the paper: training stops after 10 epochs without a better validation score.
         "shin2021": dict(batch_size=64, optimizer="adam", learning_rate=1e-3, epochs=100, freeze_backbone=True,
+                         early_stopping_patience=10,
                          model={"dropout": 0.5, "norm": "batch", "input_size": 224}),
         # Not in Shin 2021: the same network with every layer trained (from ImageNet weights when
         # `pretrained` is given, else from scratch) - for users without the ImageNet file.
@@ -26,4 +28,5 @@ SPEC = TaskSpec(
     demo_set=".training:DEMO_SET",
     # Shin 2021: clinical axial T2 with 5 mm slices
     resolution_mm={"t1ce": {"slice": 6.0, "in_plane": 1.5}, "t2": {"slice": 6.0, "in_plane": 1.5}},
+    summary_scores=("predictive_index",),
 )

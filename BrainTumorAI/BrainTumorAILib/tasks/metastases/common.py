@@ -84,15 +84,24 @@ def min_lesion_of(model_set) -> float:
     return float(settings.get("min_lesion_mm3", MIN_LESION_MM3))
 
 
+def shared_locator(case, shared: dict) -> TentorialLocator:
+    """The TentorialLocator of `case`'s reference space, registered once per run (`shared`)."""
+    key = ("tentorial_locator", case.reference)
+    if key not in shared:
+        shared[key] = TentorialLocator(case.images[case.reference], case.brain_mask)
+    return shared[key]
+
+
 def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float,
                   min_lesion_mm3: float | None = None, count_min_mm3: float = COUNT_MIN_MM3,
-                  locate: bool | Callable = True) -> TaskOutput:
+                  locate: bool | Callable = True, shared: dict | None = None) -> TaskOutput:
     """The task's TaskOutput from its maps on `case`'s (a PreprocessedCase) reference grid.
 
     `model_set` (a registry ModelSet, or None in tests) names the weights and their demo notice.
     `locate=True` registers the brain to MNI152 to call each lesion supra- or infratentorial
     (skipped when there is no lesion); a callable (LPS points of the reference grid's space ->
     locations, e.g. a TentorialLocator made earlier) is used as is; False leaves them null.
+    `shared` (TaskContext.shared) keeps the MNI registration for the run's other tasks in the same space.
     """
     if min_lesion_mm3 is None:
         min_lesion_mm3 = min_lesion_of(model_set)
@@ -108,7 +117,7 @@ def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float
     if locate and sitk.GetArrayViewFromImage(labels).any():
         to_reference = np.linalg.inv(case.transforms[GEOMETRY_OF])  # T1CE input -> reference grid space
         try:
-            mni = locate if callable(locate) else TentorialLocator(case.images[case.reference], case.brain_mask)
+            mni = locate if callable(locate) else shared_locator(case, {} if shared is None else shared)
             locator = lambda points: mni(apply(to_reference, points))  # noqa: E731
         except RuntimeError as error:  # ITK could not register this brain: the lesions stay unlocated
             notes.append(f"supra/infratentorial location not available: registration to MNI152 failed ({error})")

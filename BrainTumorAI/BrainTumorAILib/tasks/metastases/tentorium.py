@@ -25,8 +25,8 @@ from ...preprocessing.transforms import apply, transform_from_matrix, matrix_fro
 
 SUPRA, INFRA = "supratentorial", "infratentorial"
 REGISTRATION_MM = 3.0     # the posterior fossa is centimetres across: a 3 mm fit is plenty, and fast
-RIGID = RegistrationParameters(search_spacing_mm=8.0, sampling_fraction=(0.1,), shrink_factors=(1,),
-                               smoothing_mm=(1.0,), iterations=100)
+RIGID = RegistrationParameters(search_spacing_mm=8.0, refine_spacing_mm=None, sampling_fraction=(0.1,),
+                               shrink_factors=(1,), smoothing_mm=(1.0,), iterations=100)
 AFFINE = RegistrationParameters(sampling_fraction=(0.2,), shrink_factors=(1,), smoothing_mm=(0.5,),
                                 iterations=150, learning_rate=0.5)
 

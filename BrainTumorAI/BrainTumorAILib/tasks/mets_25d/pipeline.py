@@ -18,7 +18,8 @@ def run(context: TaskContext) -> TaskOutput:
                                  int(settings.get("context_slices", mets_25d.CONTEXT_SLICES)),
                                  float(settings.get("window_margin_mm", mets_25d.WINDOW_MARGIN_MM)))
     progress.update(mets_25d.TASK, 0.85, "threshold, lesions and their table")
-    output = lesion_output(mets_25d.TASK, maps, case, model_set, float(model_set.thresholds["probability"]))
+    output = lesion_output(mets_25d.TASK, maps, case, model_set, float(model_set.thresholds["probability"]),
+                           shared=context.shared)
     output.result.update(channel_record(model_set.inputs, int(settings.get("context_slices", mets_25d.CONTEXT_SLICES))))
     if output.result["sequences_not_used"]:
         output.result["notes"].append(

@@ -33,6 +33,7 @@ from ...training.augmentation import augmentation_transform
 from ...training.cases import Case
 from ...training.config import TrainingConfig, load_config
 from . import method as mets_25d
+from ..metastases import TRAINING_VARIANTS
 from ..metastases.cases import LesionCase, prepare_lesion_case
 from ..metastases.evaluation import (
     CANDIDATE_THRESHOLD, card_fields, evaluate_case, pooled_voxel_roc, probability_histograms, summarise_cases,
@@ -52,9 +53,10 @@ DEMO_SET = {
     "task": mets_25d.TASK,
     "name": "mets-25d-demo",
     "kinds": ["metastases", "metastasis", "healthy"],
-    "n_per_kind": 6,
+    "n_per_kind": 8,
     "voxel_mm": 1.5,  # quick phantoms; preprocessing resamples to 1 mm
     "seed": 2020,
+    "variants": TRAINING_VARIANTS,
     # Grøvik 2020 preset with the GoogLeNet FCN's channels cut to an eighth (same inception
     # topology, 4x down-sampling and transposed convolution), T1CE and FLAIR (14 channels, not the
     # paper's 28), 128-pixel slices instead of 256 and, in training, 48-pixel crops of them (half
@@ -67,14 +69,16 @@ DEMO_SET = {
                             "context_slices": 3, "dropout": 0.0, "slices_per_case": 48,
                             "threshold_rule": "max_fp_per_case", "max_fp_per_case": 1.0,
                             "ensemble": "fold_mean", "min_lesion_mm3": PAPER_MIN_LESION_MM3},
-                  "folds": 3, "validation_fraction": 0.2, "epochs": 12, "batch_size": 32, "seed": 2020},
+                  "folds": 3, "validation_fraction": 0.2, "epochs": 20, "batch_size": 32, "seed": 2020,
+                  # every epoch runs (the best validation epoch is kept): short enough not to need stopping
+                  "early_stopping_patience": 0},
     "references": ["Grøvik E et al. Deep learning enables automatic detection and segmentation of brain metastases "
                    "on multisequence MRI. J Magn Reson Imaging 2020",
                    "Szegedy C et al. Going deeper with convolutions (GoogLeNet). CVPR 2015"],
     "limitations": [
         "Differs from Grøvik 2020: T1CE and FLAIR (14 channels) instead of T1, T1CE (two), FLAIR (28 channels); "
         "GoogLeNet FCN at an eighth of its channels; 128-pixel slices (48-pixel training crops) instead of 256; three "
-        "fold models whose maps are averaged instead of one network; 18 phantoms and 12 epochs of 48 slices per case "
+        "fold models whose maps are averaged instead of one network; 24 phantoms and 20 epochs of 48 slices per case "
         "instead of 105 patients; threshold the lowest keeping one false-positive lesion per held-out case instead of the Youden "
         "point (0.93 in the paper).",
         "As in Grøvik 2020: 7 slices per sequence, per-slice histogram equalisation, half the slices through a "

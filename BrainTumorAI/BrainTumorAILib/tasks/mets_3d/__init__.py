@@ -13,8 +13,9 @@ SPEC = TaskSpec(
     networks={"deepmedic": "...networks.deepmedic:build_deepmedic"},
     presets={
         # Jünger 2021: DeepMedic on 25^3 patches, half centred on lesion, Dice loss, RMSprop,
-        # lr halved after 3 epochs without improvement, 45^3 patches at inference.
-        "junger2021": dict(batch_size=10, epochs=35, folds=5, patch_size=[25, 25, 25],
+        # lr halved after 3 epochs without improvement, 45^3 patches at inference. Not in the paper:
+        # training stops after 10 epochs without a better score on the fold's validation patients.
+        "junger2021": dict(batch_size=10, epochs=35, folds=5, patch_size=[25, 25, 25], early_stopping_patience=10,
                            sampler="balanced_positive_fraction", positive_fraction=0.5, augmentations=["flip"],
                            optimizer="rmsprop", lr_scheduler="plateau", lr_factor=0.5, lr_patience=3,
                            loss={"name": "dice"}, model={"inference_patch_size": [45, 45, 45]}),

@@ -20,4 +20,5 @@ def run(context: TaskContext) -> TaskOutput:
     segment = int(model_set.preprocessing.get("segment_size", mets_3d.DEFAULT_SEGMENT))
     maps = mets_3d.predict_maps(models, volume, brain, segment, context.device)
     progress.update(mets_3d.TASK, 0.85, "fold vote, lesions and their table")
-    return lesion_output(mets_3d.TASK, maps, case, model_set, float(model_set.thresholds["probability"]))
+    return lesion_output(mets_3d.TASK, maps, case, model_set, float(model_set.thresholds["probability"]),
+                           shared=context.shared)

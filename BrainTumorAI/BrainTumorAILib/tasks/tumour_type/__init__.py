@@ -14,7 +14,9 @@ SPEC = TaskSpec(
         # Chakrabarty 2021, the authors' public configuration: 128^3 input, 16 base filters doubling
         # over 5 stages, Adam lr 5e-4, batch 5, 200 epochs, L2 1e-5, random flips on all three axes,
         # instance normalisation, 7-class cross-entropy; Grad-CAM read post hoc on the last stage.
+        # Not in the configuration: training stops after 20 epochs without a better validation score.
         "chakrabarty2021": dict(batch_size=5, optimizer="adam", learning_rate=5e-4, weight_decay=1e-5, epochs=200,
+                                early_stopping_patience=20,
                                 augmentations=["flip"], loss={"name": "cross_entropy"},
                                 model={"num_classes": 7, "norm": "instance", "widths": [16, 32, 64, 128, 256],
                                        "input_grid": {"size": 128, "spacing_mm": 1.5}, "flip_axes": [0, 1, 2],

@@ -67,7 +67,9 @@ DEMO_SET = {
                             "input_grid": {"size": 48, "spacing_mm": 4.0}},
                   "loss": {"name": "cross_entropy", "lesion_weight": 1.0},
                   "epochs": 72, "batch_size": 8, "learning_rate": 1e-3, "lr_scheduler": "plateau",
-                  "folds": 3, "seed": 2107, "validation_fraction": 0.1},
+                  "folds": 3, "seed": 2107, "validation_fraction": 0.1,
+                  # every epoch runs (the best validation epoch is kept): short enough not to need stopping
+                  "early_stopping_patience": 0},
     # measured on phantoms no training step saw: other seeds, 2 mm phantoms (training: 4 mm),
     # T1CE acquired sagittal or coronal 3D or axial 2D with 3 mm slices, stronger bias fields
     "independent_cohort": {"kinds": ["gbm", "lgg", "metastasis", "metastases", "meningioma", "pituitary",
