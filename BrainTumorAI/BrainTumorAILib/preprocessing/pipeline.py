@@ -12,8 +12,10 @@ by resampling only:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -30,7 +32,7 @@ from .histogram import equalise_histogram_per_slice
 from .inputs import check_inputs
 from .normalisation import normalise
 from .options import SEQUENCES, PreprocessOptions
-from .registration import register_rigid
+from .registration import itk_threads, register_rigid
 
 # Ties for the hub go to the 3D T1-weighted scans; deepbet was trained on T1-weighted heads.
 HUB_PRIORITY = ("t1ce", "t1", "flair", "t2")
@@ -63,14 +65,17 @@ class Preprocessor:
         self._native_brain: sitk.Image | None = None
         self._spent: dict[str, float] = defaultdict(float)
         self._done, self._steps = 0, 1  # progress through the current `case` call
+        self._lock = threading.Lock()  # the shared steps may run in worker threads
 
     @contextmanager
     def _stage(self, stage: str, message: str):
-        self.progress.update(stage, self._done / max(self._steps, 1), message)
+        with self._lock:
+            self.progress.update(stage, self._done / max(self._steps, 1), message)
         start = time.perf_counter()
         yield
-        self._spent[stage] += time.perf_counter() - start
-        self._done += 1
+        with self._lock:
+            self._spent[stage] += time.perf_counter() - start
+            self._done += 1
 
     def corrected(self, name: str) -> sitk.Image:
         """The input as float32, N4-corrected when bias correction is on (its own grid)."""
@@ -117,6 +122,25 @@ class Preprocessor:
                 self._native_brain = extract_brain(source, self.options.brain_extraction)
         return self._native_brain
 
+    def _run_shared_steps(self, options: PreprocessOptions) -> None:
+        """N4 of every input, then the registrations and the brain extraction, each step on one
+        ITK thread and as many steps at once as ITK's thread budget allows. SimpleITK releases
+        Python's lock while it works, so the steps share the cores; one thread per registration
+        keeps its sums in a fixed order (bit-identical runs, see registration.py), which threads
+        inside one registration do not. A stage's time is then the sum over its steps."""
+        workers = max(1, min(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(), len(self.images)))
+        pool = ThreadPoolExecutor(workers)
+        try:
+            with itk_threads(1):
+                list(pool.map(self.corrected, self.images))
+                later = [pool.submit(self.from_hub, name) for name in self.images if options.registration]
+                if options.brain_extraction != "none":
+                    later.append(pool.submit(self.native_brain_mask))
+                for future in later:
+                    future.result()
+        finally:  # on Ctrl-C or a stage timeout the steps not started yet are dropped
+            pool.shutdown(wait=True, cancel_futures=True)
+
     def _count_steps(self, options: PreprocessOptions) -> int:
         steps = sum(name not in self._corrected for name in self.images)
         if options.registration:
@@ -141,6 +165,7 @@ class Preprocessor:
         self._spent = defaultdict(float)
         self._done, self._steps = 0, self._count_steps(options)
         started = time.perf_counter()
+        self._run_shared_steps(options)
         moved = {name: self.transform(reference, name) for name in self.images}
         native_brain = None if options.brain_extraction == "none" else self.native_brain_mask()
         target = self._target_grid(options)

@@ -4,7 +4,7 @@ set was trained on, computed the way every run computes them (see distribution.p
 Training calls `reference_statistics` on its cases when it writes the card; the bundled demo
 cards are filled reproducibly from their synthetic cohorts' recipe:
 
-    python -m BrainTumorAILib.quality.reference --models Resources/models --cases 6
+    python -m BrainTumorAILib.quality.reference --models Resources/models --cases 12
 """
 
 from __future__ import annotations
@@ -42,8 +42,11 @@ def reference_statistics(cases, sequences, max_cases: int = MAX_CASES) -> dict |
     return statistics_ranges(samples)
 
 
-def synthetic_reference_statistics(kinds, voxel_mm: float, n_cases: int, seed: int, sequences) -> dict:
-    """`reference_statistics` of `n_cases` generator cases, kinds taken in turn (seeds from `seed`)."""
+def synthetic_reference_statistics(kinds, voxel_mm: float, n_cases: int, seed: int, sequences,
+                                   variants=None) -> dict:
+    """`reference_statistics` of `n_cases` generator cases, kinds (and the training cohort's
+    acquisition `variants`) taken in turn, seeds from `seed`."""
+    variants = variants or [None]
     from types import SimpleNamespace
 
     from ..synthetic import make_case
@@ -51,7 +54,8 @@ def synthetic_reference_statistics(kinds, voxel_mm: float, n_cases: int, seed: i
     with tempfile.TemporaryDirectory() as work:
         cases = []
         for index in range(n_cases):
-            folder = make_case(work, kinds[index % len(kinds)], seed + index, voxel_mm=voxel_mm)
+            folder = make_case(work, kinds[index % len(kinds)], seed + index, voxel_mm=voxel_mm,
+                               variants=variants[(index // len(kinds)) % len(variants)])
             cases.append(SimpleNamespace(sequences={name: folder / f"{name}.nii.gz"
                                                     for name in ("t1ce", "t2", "flair", "t1")}))
         return reference_statistics(cases, sequences, max_cases=n_cases)
@@ -79,7 +83,7 @@ def main(argv=None) -> None:
             continue
         sequences = list(dict.fromkeys(model_set.entry["inputs"]))
         statistics = synthetic_reference_statistics(spec["kinds"], spec["voxel_mm"], args.cases, STATISTICS_SEED,
-                                                    sequences)
+                                                    sequences, spec.get("variants"))
         card = load_card(model_set.card_path)
         write_card({**card, "input_statistics": statistics}, model_set.card_path)
         print(f"{model_set.name}: input_statistics from {args.cases} synthetic cases ({', '.join(sequences)})")
