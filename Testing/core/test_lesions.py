@@ -6,7 +6,7 @@ import pytest
 import SimpleITK as sitk
 
 from BrainTumorAILib.image import lps_to_ras
-from BrainTumorAILib.tasks.metastases.lesions import count_lesions, label_components, lesion_table
+from BrainTumorAILib.tasks.metastases.lesions import count_lesions, label_components, lesion_table, threshold_mask
 from BrainTumorAILib.tasks.metastases.common import LesionMaps, binary_masks, majority_vote
 from BrainTumorAILib.tasks.metastases.evaluation import evaluate_case, remove_small
 from BrainTumorAILib.tasks.metastases.tentorium import infratentorial_mni, mni_template, register_to_mni
@@ -182,3 +182,15 @@ def test_lesion_counts_agree_with_panoptica(seed):
     reference = grid((40, 40, 12))
     assert sitk.GetArrayViewFromImage(label_components(as_image(prediction, reference))).max() == \
         theirs.n_pred_instances
+
+
+def test_extent_threshold_grows_found_lesions_only():
+    probability = np.zeros((1, 5, 12), np.float32)
+    probability[0, 1:4, 1:5] = 0.6    # the extent of a lesion ...
+    probability[0, 2, 2] = 0.97       # ... found at the threshold
+    probability[0, 1:4, 7:11] = 0.6   # a region never reaching the threshold: no lesion
+    probability[0, 2, 4] = 0.5        # exactly at the extent threshold counts
+    found = threshold_mask(probability, 0.95, extent_threshold=0.5)
+    assert found[0, 1:4, 1:5].all() and not found[0, :, 6:].any()
+    np.testing.assert_array_equal(threshold_mask(probability, 0.95), probability >= 0.95)
+    np.testing.assert_array_equal(threshold_mask(probability, 0.5, extent_threshold=0.6), probability >= 0.5)

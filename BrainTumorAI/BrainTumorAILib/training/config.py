@@ -20,7 +20,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULERS = ("none", "plateau")
 SAMPLERS = ("shuffle", "balanced_positive_fraction")
 # Settings that may change when a run is resumed (train longer, move to another device).
-RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff")
+RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff", "extent_threshold")
 CUTOFFS = ("paper", "fitted")
 FINETUNE_PRESET = "shin2021-finetune"
 
@@ -48,6 +48,8 @@ class TrainingConfig:
     pretrained: str | None = None    # local weights file the adapter loads before training
     freeze_backbone: bool = False    # needs `pretrained`: a frozen random backbone learns nothing
     cutoff: str = "paper"            # decision threshold: the paper's, or "fitted" inside the training folds
+    # segmentation tasks: how far each lesion found at the threshold reaches (hysteresis; null: the threshold)
+    extent_threshold: float | None = None
     early_stopping_patience: int = 0  # stop a fold after this many epochs without a better validation score (0: never)
     folds: int = 5
     validation_fraction: float = 0.1  # of each fold's training patients, to pick the best epoch
@@ -81,6 +83,8 @@ class TrainingConfig:
         _check(self.pretrained is None or isinstance(self.pretrained, str), "pretrained", "null or a file path")
         _check(isinstance(self.freeze_backbone, bool), "freeze_backbone", "true or false")
         _check(self.cutoff in CUTOFFS, "cutoff", f"one of {', '.join(CUTOFFS)}")
+        _check(self.extent_threshold is None or (_is_number(self.extent_threshold) and 0 < self.extent_threshold < 1),
+               "extent_threshold", "null or a number in (0, 1)")
         _check(isinstance(self.name, str) and self.name, "name", "a non-empty string")
 
     def to_json(self) -> dict:

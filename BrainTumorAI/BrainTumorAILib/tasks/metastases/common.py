@@ -24,7 +24,9 @@ from ...networks import build_network
 from ...preprocessing import to_input_grid
 from ...preprocessing.transforms import apply
 from ..context import TaskOutput
-from .lesions import COUNT_MIN_MM3, MIN_LESION_MM3, count_lesions, label_components, lesion_table
+from .lesions import (
+    COUNT_MIN_MM3, MIN_LESION_MM3, count_lesions, label_components, lesion_table, threshold_mask,
+)
 from .tentorium import TentorialLocator
 
 GEOMETRY_OF = "t1ce"  # the contract: metastasis images have the T1CE input's geometry
@@ -64,10 +66,12 @@ def majority_vote(masks: Sequence[np.ndarray]) -> np.ndarray:
     return votes * 2 > len(masks)
 
 
-def binary_masks(maps: LesionMaps, threshold: float) -> tuple[np.ndarray, list[np.ndarray] | None]:
-    """The lesion mask (vote of the fold masks, or the thresholded map) and the fold masks."""
+def binary_masks(maps: LesionMaps, threshold: float,
+                 extent_threshold: float | None = None) -> tuple[np.ndarray, list[np.ndarray] | None]:
+    """The lesion mask (vote of the fold masks, or the thresholded map, see `threshold_mask`) and
+    the fold masks."""
     if maps.fold_probabilities is None:
-        return np.asarray(maps.probability) >= threshold, None
+        return threshold_mask(maps.probability, threshold, extent_threshold), None
     fold_masks = [np.asarray(p) >= threshold for p in maps.fold_probabilities]
     return majority_vote(fold_masks), fold_masks
 
@@ -105,7 +109,8 @@ def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float
     """
     if min_lesion_mm3 is None:
         min_lesion_mm3 = min_lesion_of(model_set)
-    mask, fold_masks = binary_masks(maps, threshold)
+    extent_threshold = (model_set.preprocessing if model_set is not None else {}).get("extent_threshold")
+    mask, fold_masks = binary_masks(maps, threshold, extent_threshold)
     probability = _on_input(np.clip(np.asarray(maps.probability, np.float32), 0.0, 1.0), case,
                             sitk.sitkLinear, sitk.sitkFloat32)
     probability = sitk.Clamp(probability, sitk.sitkFloat32, 0.0, 1.0)  # linear interpolation stays in 0-1
@@ -126,6 +131,7 @@ def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float
         "n_lesions": len(rows),
         f"n_lesions_ge_{count_min_mm3:g}mm3": count_lesions(rows, count_min_mm3),
         "threshold": float(threshold),
+        **({"extent_threshold": float(extent_threshold)} if extent_threshold is not None else {}),
         "min_lesion_mm3": float(min_lesion_mm3),
         "fusion": (f"majority vote of {len(fold_masks)} fold masks" if fold_masks is not None
                    else "threshold of the mean probability"),

@@ -23,6 +23,20 @@ from . import COUNT_MIN_MM3, MIN_LESION_MM3  # noqa: F401 - the size rules, read
 MAX_LESIONS = 255        # the label image is uint8 (the contract's `seg` type)
 
 
+def threshold_mask(probability: np.ndarray, threshold: float, extent_threshold: float | None = None) -> np.ndarray:
+    """Voxels at or above `threshold`; with a lower `extent_threshold`, each lesion's extent is the
+    voxels at or above it connected to one at or above `threshold` (hysteresis: the threshold decides
+    which lesions exist, the extent threshold how far each reaches)."""
+    probability = np.asarray(probability)
+    if extent_threshold is None or extent_threshold >= threshold:
+        return probability >= threshold
+    from skimage.filters import apply_hysteresis_threshold
+
+    # skimage's rule is "above" the low threshold; nextafter keeps "at or above" as without extent
+    return apply_hysteresis_threshold(probability, np.nextafter(extent_threshold, -np.inf),
+                                      np.nextafter(threshold, -np.inf))
+
+
 def min_voxels(image: sitk.Image, min_volume_mm3: float) -> int:
     """The fewest voxels of `image`'s grid whose volume reaches `min_volume_mm3`."""
     return max(1, math.ceil(min_volume_mm3 / voxel_volume_mm3(image) - 1e-9))
