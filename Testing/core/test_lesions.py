@@ -6,9 +6,11 @@ import pytest
 import SimpleITK as sitk
 
 from BrainTumorAILib.image import lps_to_ras
-from BrainTumorAILib.tasks.metastases.lesions import count_lesions, label_components, lesion_table, threshold_mask
+from BrainTumorAILib.tasks.metastases.lesions import (
+    count_lesions, keep_lesions_peaking, label_components, lesion_table, threshold_mask,
+)
 from BrainTumorAILib.tasks.metastases.common import LesionMaps, binary_masks, majority_vote
-from BrainTumorAILib.tasks.metastases.evaluation import evaluate_case, remove_small
+from BrainTumorAILib.tasks.metastases.evaluation import evaluate_case, lesion_peak_choice, remove_small
 from BrainTumorAILib.tasks.metastases.tentorium import infratentorial_mni, mni_template, register_to_mni
 from BrainTumorAILib.preprocessing.transforms import apply
 from conftest import rotation_matrix
@@ -194,3 +196,33 @@ def test_extent_threshold_grows_found_lesions_only():
     assert found[0, 1:4, 1:5].all() and not found[0, :, 6:].any()
     np.testing.assert_array_equal(threshold_mask(probability, 0.95), probability >= 0.95)
     np.testing.assert_array_equal(threshold_mask(probability, 0.5, extent_threshold=0.6), probability >= 0.5)
+
+
+def test_lesions_that_never_reach_the_peak_are_dropped_and_the_rest_renumbered():
+    mask = np.zeros((6, 20, 20), np.uint8)
+    mask[1:5, 2:8, 2:8] = 1      # large, faint: dropped
+    mask[1:4, 12:15, 12:15] = 1  # small, confident: kept, becomes lesion 1
+    probability = np.where(mask > 0, 0.6, 0.0).astype(np.float32)
+    probability[2, 13, 13] = 0.97
+    spacing, direction = (0.8, 0.8, 2.5), rotation_matrix(20, 0, 10).ravel().tolist()
+    labels, image = (sitk.GetImageFromArray(a) for a in (mask, probability))
+    for item in (labels, image):
+        item.SetSpacing(spacing)
+        item.SetDirection(direction)
+    labels = label_components(labels, 0.0)
+    assert sitk.GetArrayViewFromImage(labels)[2, 3, 3] == 1  # the larger one comes first before the filter
+    kept = sitk.GetArrayFromImage(keep_lesions_peaking(labels, image, 0.95))
+    assert set(np.unique(kept)) == {0, 1} and kept[2, 13, 13] == 1 and kept[2, 3, 3] == 0
+    np.testing.assert_array_equal(sitk.GetArrayFromImage(keep_lesions_peaking(labels, image, 0.5)),
+                                  sitk.GetArrayFromImage(labels))
+
+
+def test_the_lesion_peak_is_the_lowest_keeping_the_false_lesions_allowed():
+    froc = [{"n_truth": 2, "true_positive_scores": [0.99, 0.7], "false_positive_scores": [0.9, 0.6, 0.55]},
+            {"n_truth": 1, "true_positive_scores": [0.97], "false_positive_scores": [0.8]},
+            {"n_truth": 0, "true_positive_scores": [], "false_positive_scores": [0.95, 0.85]}]
+    choice = lesion_peak_choice(froc, max_fp_per_case=1.0, floor=0.5)  # 3 false lesions allowed over 3 cases
+    assert 0.8 < choice["threshold"] <= 0.85 + 1e-9
+    assert choice["false_positives_per_case"] == pytest.approx(1.0)
+    assert choice["sensitivity"] == pytest.approx(2 / 3)
+    assert lesion_peak_choice(froc, max_fp_per_case=5.0, floor=0.5)["threshold"] == 0.5

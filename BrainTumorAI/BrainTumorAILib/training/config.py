@@ -20,7 +20,7 @@ OPTIMIZERS = ("adam", "rmsprop", "sgd")
 LR_SCHEDULERS = ("none", "plateau")
 SAMPLERS = ("shuffle", "balanced_positive_fraction")
 # Settings that may change when a run is resumed (train longer, move to another device).
-RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff", "extent_threshold")
+RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff", "extent_threshold", "lesion_peak_max_fp")
 CUTOFFS = ("paper", "fitted")
 FINETUNE_PRESET = "shin2021-finetune"
 
@@ -50,6 +50,9 @@ class TrainingConfig:
     cutoff: str = "paper"            # decision threshold: the paper's, or "fitted" inside the training folds
     # segmentation tasks: how far each lesion found at the threshold reaches (hysteresis; null: the threshold)
     extent_threshold: float | None = None
+    # segmentation tasks: a lesion must peak at the lowest probability keeping at most this many false
+    # lesions per held-out case (null: every lesion the threshold or vote makes counts)
+    lesion_peak_max_fp: float | None = None
     early_stopping_patience: int = 0  # stop a fold after this many epochs without a better validation score (0: never)
     folds: int = 5
     validation_fraction: float = 0.1  # of each fold's training patients, to pick the best epoch
@@ -85,6 +88,9 @@ class TrainingConfig:
         _check(self.cutoff in CUTOFFS, "cutoff", f"one of {', '.join(CUTOFFS)}")
         _check(self.extent_threshold is None or (_is_number(self.extent_threshold) and 0 < self.extent_threshold < 1),
                "extent_threshold", "null or a number in (0, 1)")
+        peak_rule = self.lesion_peak_max_fp
+        _check(peak_rule is None or (_is_number(peak_rule) and peak_rule >= 0), "lesion_peak_max_fp",
+               "null or a number >= 0")
         _check(isinstance(self.name, str) and self.name, "name", "a non-empty string")
 
     def to_json(self) -> dict:

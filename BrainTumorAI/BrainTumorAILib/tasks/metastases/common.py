@@ -25,7 +25,8 @@ from ...preprocessing import to_input_grid
 from ...preprocessing.transforms import apply
 from ..context import TaskOutput
 from .lesions import (
-    COUNT_MIN_MM3, MIN_LESION_MM3, count_lesions, label_components, lesion_table, threshold_mask,
+    COUNT_MIN_MM3, MIN_LESION_MM3, count_lesions, keep_lesions_peaking, label_components, lesion_table,
+    threshold_mask,
 )
 from .tentorium import TentorialLocator
 
@@ -116,6 +117,9 @@ def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float
     probability = sitk.Clamp(probability, sitk.sitkFloat32, 0.0, 1.0)  # linear interpolation stays in 0-1
     labels = label_components(_on_input(mask.astype(np.uint8), case, sitk.sitkNearestNeighbor, sitk.sitkUInt8),
                               min_lesion_mm3)
+    peak = model_set.thresholds.get("lesion_peak") if model_set is not None else None
+    if peak is not None:
+        labels = keep_lesions_peaking(labels, probability, float(peak))
     folds_on_input = None if fold_masks is None else [
         _on_input(m.astype(np.uint8), case, sitk.sitkNearestNeighbor, sitk.sitkUInt8) for m in fold_masks]
     locator, notes = None, []
@@ -132,6 +136,7 @@ def lesion_output(task: str, maps: LesionMaps, case, model_set, threshold: float
         f"n_lesions_ge_{count_min_mm3:g}mm3": count_lesions(rows, count_min_mm3),
         "threshold": float(threshold),
         **({"extent_threshold": float(extent_threshold)} if extent_threshold is not None else {}),
+        **({"lesion_peak": float(peak)} if peak is not None else {}),
         "min_lesion_mm3": float(min_lesion_mm3),
         "fusion": (f"majority vote of {len(fold_masks)} fold masks" if fold_masks is not None
                    else "threshold of the mean probability"),

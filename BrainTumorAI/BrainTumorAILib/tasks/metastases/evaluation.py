@@ -149,6 +149,34 @@ def summarise_cases(predictions: dict[str, dict], case_ids: list[str], out_dir: 
     return metrics
 
 
+def lowest_threshold_keeping(false_positive_scores, n_cases: int, max_fp_per_case: float, floor: float) -> float:
+    """The lowest score threshold (never below `floor`) at which the pooled false-positive
+    candidates of `n_cases` cases keep at most `max_fp_per_case` per case."""
+    scores = np.sort(np.asarray(list(false_positive_scores), dtype=float))
+    allowed = int(np.floor(max_fp_per_case * n_cases))
+    # just above the (allowed+1)-th highest false-positive score
+    threshold = floor if len(scores) <= allowed else float(np.nextafter(scores[len(scores) - allowed - 1], np.inf))
+    return max(threshold, floor)
+
+
+def lesion_peak_choice(froc_cases: list[dict], max_fp_per_case: float, floor: float) -> dict:
+    """The peak probability a lesion must reach (result.json's `lesion_peak`), chosen on held-out
+    FROC candidates (`froc` of `evaluate_case`): the lowest keeping at most `max_fp_per_case`
+    false lesions per case; with the sensitivity and false lesions per case it leaves there."""
+    peak = lowest_threshold_keeping((s for case in froc_cases for s in case["false_positive_scores"]),
+                                    len(froc_cases), max_fp_per_case, floor)
+    n_truth = sum(case["n_truth"] for case in froc_cases)
+    found = sum(score >= peak for case in froc_cases for score in case["true_positive_scores"])
+    false_found = sum(score >= peak for case in froc_cases for score in case["false_positive_scores"])
+    sensitivity = found / n_truth if n_truth else float("nan")
+    fp_per_case = false_found / len(froc_cases)
+    return {"threshold": peak, "max_fp_per_case": max_fp_per_case, "sensitivity": sensitivity,
+            "false_positives_per_case": fp_per_case,
+            "how": f"lowest peak probability keeping at most {max_fp_per_case:g} false lesion(s) per held-out case "
+                   f"(single fold models, FROC candidates): sensitivity {sensitivity:.2f}, "
+                   f"{fp_per_case:.2f} false lesions per case there"}
+
+
 def card_fields(metrics: dict, n_cases: int, threshold_how: str, dataset: str) -> dict:
     """Model-card fields: the probability threshold, and lesion-wise sensitivity, FP per case and
     median lesion Dice (with bootstrap CIs) on the held-out synthetic cases."""
@@ -163,9 +191,14 @@ def card_fields(metrics: dict, n_cases: int, threshold_how: str, dataset: str) -
                              "ci": {"level": ci["level"], "low": ci["low"], "high": ci["high"],
                                     "method": metrics["ci_method"]}})
     threshold = float(metrics["threshold"])
-    return {"thresholds": {"probability": threshold},
-            "cutoffs": {"probability": {"value": threshold, "how_chosen": threshold_how}},
-            "metrics": card_metrics}
+    fields = {"thresholds": {"probability": threshold},
+              "cutoffs": {"probability": {"value": threshold, "how_chosen": threshold_how}},
+              "metrics": card_metrics}
+    if "lesion_peak" in metrics:
+        peak = metrics["lesion_peak"]
+        fields["thresholds"]["lesion_peak"] = float(peak["threshold"])
+        fields["cutoffs"]["lesion_peak"] = {"value": float(peak["threshold"]), "how_chosen": peak["how"]}
+    return fields
 
 
 def _agreed_entry(pred_dir: Path, case_id: str) -> dict:

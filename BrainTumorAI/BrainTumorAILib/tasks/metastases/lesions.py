@@ -52,6 +52,18 @@ def label_components(mask: sitk.Image, min_volume_mm3: float = MIN_LESION_MM3,
     return sitk.Cast(ordered, sitk.sitkUInt8)
 
 
+def keep_lesions_peaking(labels: sitk.Image, probability: sitk.Image, peak: float) -> sitk.Image:
+    """`labels` without the lesions whose highest `probability` stays below `peak`; ids stay 1..n
+    by decreasing volume."""
+    statistics = sitk.LabelStatisticsImageFilter()
+    statistics.Execute(probability, labels)
+    faint = [label for label in statistics.GetLabels() if label and statistics.GetMaximum(label) < peak]
+    if not faint:
+        return labels
+    kept = sitk.ChangeLabel(labels, changeMap={label: 0 for label in faint})
+    return sitk.Cast(sitk.RelabelComponent(kept, 0, True), sitk.sitkUInt8)
+
+
 def _check_grid(labels: sitk.Image, other: sitk.Image | None, name: str) -> None:
     if other is not None and not same_geometry(labels, other):
         raise ValueError(f"{name} is not on the lesion label image's grid")

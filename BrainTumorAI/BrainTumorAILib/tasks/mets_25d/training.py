@@ -37,7 +37,8 @@ from ..metastases import TRAINING_VARIANTS
 from ..metastases.cases import LesionCase, prepare_lesion_case
 from ..metastases.lesions import threshold_mask
 from ..metastases.evaluation import (
-    CANDIDATE_THRESHOLD, card_fields, evaluate_case, pooled_voxel_roc, probability_histograms, summarise_cases,
+    CANDIDATE_THRESHOLD, card_fields, evaluate_case, lowest_threshold_keeping, pooled_voxel_roc, probability_histograms,
+    summarise_cases,
 )
 
 PAPER_THRESHOLD = 0.93  # Grøvik 2020: Youden index on the development set's ROC
@@ -185,12 +186,8 @@ def choose_threshold(config: TrainingConfig, voxel_roc: dict, candidates) -> dic
     if rule != "max_fp_per_case":
         raise InputError(f"model.threshold_rule must be youden, paper or max_fp_per_case, not {rule!r}")
     limit = float(config.model.get("max_fp_per_case", 1.0))
-    false_positive = np.sort([s for c in candidates for s in c.false_positive_scores])
-    allowed = int(np.floor(limit * len(candidates)))  # false positives the held-out cases may keep
-    # the lowest threshold keeping at most `allowed` candidates: just above the (allowed+1)-th highest
-    threshold = CANDIDATE_THRESHOLD if len(false_positive) <= allowed else float(
-        np.nextafter(false_positive[len(false_positive) - allowed - 1], np.inf))
-    threshold = max(threshold, CANDIDATE_THRESHOLD)
+    threshold = lowest_threshold_keeping((s for c in candidates for s in c.false_positive_scores), len(candidates),
+                                         limit, CANDIDATE_THRESHOLD)
     return {"rule": rule, "threshold": threshold, "youden_threshold": float(youden), "max_fp_per_case": limit,
             "how": f"lowest threshold with at most {limit:g} false-positive lesion(s) per held-out case (lesion "
                    f"candidates scored by their highest probability, as for the FROC); the Youden point of the "

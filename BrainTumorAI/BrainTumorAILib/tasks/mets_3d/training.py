@@ -34,7 +34,7 @@ from ..metastases.lesions import MIN_LESION_MM3
 from ..metastases import TRAINING_VARIANTS
 from ..metastases.cases import LesionCase, prepare_lesion_case
 from ..metastases.common import binary_masks
-from ..metastases.evaluation import card_fields, evaluate_case, summarise_cases
+from ..metastases.evaluation import card_fields, evaluate_case, lesion_peak_choice, summarise_cases
 
 HARD_Z = 1.5  # z-score beyond which a background voxel counts as a hard negative
 THRESHOLD = 0.5  # the sigmoid's midpoint, fixed before training (Jünger 2021 reports no other)
@@ -61,6 +61,9 @@ DEMO_SET = {
                             "hard_negative_fraction": 0.5,
                             "inference_segment": mets_3d.DEFAULT_SEGMENT},
                   "epochs": 12, "batch_size": 10, "learning_rate": 1e-3, "loss": {"name": "dice_ce"}, "seed": 2021,
+                  # a lesion of the vote must reach the fold-mean peak that keeps <= 1 false lesion per
+                  # held-out case (chosen after training on the folds' held-out cases)
+                  "lesion_peak_max_fp": 1.0,
                   # every epoch runs (the best validation epoch is kept): short enough not to need stopping
                   "early_stopping_patience": 0},
     "references": ["Jünger ST et al., AJNR Am J Neuroradiol 2021: melanoma brain metastases detected and segmented by "
@@ -266,6 +269,15 @@ class Mets3dAdapter(TaskAdapter):
 
     def summarise(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path) -> dict:
         return summarise_cases(predictions, [c.case_id for c in cases], out_dir, self.task, THRESHOLD)
+
+    def summarise_folds(self, predictions: dict[str, dict], cases: list[Case], out_dir: Path, folds: list[dict],
+                        config: TrainingConfig) -> dict:
+        """`summarise`, and with `lesion_peak_max_fp` the peak probability deployed lesions must reach."""
+        metrics = self.summarise(predictions, cases, out_dir)
+        if config.lesion_peak_max_fp is not None:
+            metrics["lesion_peak"] = lesion_peak_choice([predictions[c.case_id]["froc"] for c in cases],
+                                                        config.lesion_peak_max_fp, THRESHOLD)
+        return metrics
 
     def model_set_entry(self, config: TrainingConfig) -> dict:
         return {"task": self.task, "architecture": self.architecture(config), "inputs": self.inputs(config),
