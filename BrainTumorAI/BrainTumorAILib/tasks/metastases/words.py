@@ -17,6 +17,10 @@ def verdict(entry: dict) -> str:
         text += f" ({counted} of at least {COUNT_MIN_MM3:g} mm³; total {sum(volumes):.0f} mm³)"
     if entry.get("threshold") is not None:
         text += f", probability threshold {number(entry['threshold'])}"
+    if entry.get("lesion_peak") is not None:
+        text += f", each peaking at >= {number(entry['lesion_peak'])}"
+    if entry.get("extent_threshold") is not None:
+        text += f", extent at >= {number(entry['extent_threshold'])}"
     return text
 
 
@@ -24,4 +28,8 @@ def details(entry: dict) -> str:
     rows = [("Lesions found", entry.get("n_lesions", len(entry.get("lesions") or [])))]
     if entry.get("threshold") is not None:
         rows.append(("Probability threshold", number(entry["threshold"])))
+    if entry.get("lesion_peak") is not None:
+        rows.append(("Lesions kept when their mean probability peaks at", f">= {number(entry['lesion_peak'])}"))
+    if entry.get("extent_threshold") is not None:
+        rows.append(("Each lesion reaches where the probability stays", f">= {number(entry['extent_threshold'])}"))
     return pairs(rows)
