@@ -167,11 +167,12 @@ CAM_CASE = ("pituitary", 11)
 MAX_CAM_PEAK_DISTANCE_MM = 10.0
 
 
-# tumour-type-demo was trained on phantoms without the enhancing hard negatives (falx, tentorium,
-# deep and cortical veins) that the generator draws since this round: on today's phantoms it gets
-# 5 of 7 held-out patients (metastasis read as healthy) and its Grad-CAM peaks 104 mm from the
-# lesion. Strict: these turn into failures, to be made passes again, once `make weights` retrains it.
-STALE_DEMO_WEIGHTS = pytest.mark.xfail(strict=True, reason="tumour-type-demo predates the hard-negative phantoms")
+# tumour-type-demo, retrained by `make weights` on today's phantoms (with the enhancing hard
+# negatives), still misses the demo targets these tests hold it to: 5 of 7 held-out patients (a
+# metastasis of a few 4 mm voxels read as healthy) and a Grad-CAM peak away from the pituitary
+# lesion; 10 of 16 on its independent cohort (README, Status). Strict: when a better recipe makes
+# them pass, the marks must go.
+BELOW_DEMO_TARGETS = pytest.mark.xfail(strict=True, reason="tumour-type-demo is below its demo targets (README, Status)")
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +181,7 @@ def demo_set():
     return model_set, model_set.load_folds(build_network)
 
 
-@STALE_DEMO_WEIGHTS
+@BELOW_DEMO_TARGETS
 def test_demo_weights_classify_held_out_synthetic_patients(tmp_path, demo_set):
     """One held-out phantom of each class, preprocessed as in training (the network input
     matches the runner's 1 mm path to r = 0.998, see test_demo_grad_cam_... for that path)."""
@@ -221,7 +222,7 @@ def oblique_copy(image: sitk.Image, spacing=(3.1, 3.7, 4.6), angles=(15, -10, 20
     return resample(image, grid, pixel_type=sitk.sitkFloat32)
 
 
-@STALE_DEMO_WEIGHTS
+@BELOW_DEMO_TARGETS
 def test_demo_grad_cam_peaks_on_the_lesion_in_physical_space(tmp_path, demo_set):
     """The runner's path (1 mm T1CE space, z-score) on an oblique anisotropic T1CE: the label is
     right, the map has the input's exact grid, and its peak lies on the true lesion."""

@@ -42,13 +42,16 @@ METASTASIS_CARD_FIGURES = ("sensitivity", "sensitivity_ge_3mm", "false_positives
 def make_test_cohort(out_dir, kinds: list[str], n_per_kind: int, seed: int, voxel_mm: float,
                      variants: list[dict | None], progress=None) -> Path:
     """Phantoms of `seed`'s own case seeds; case i of each kind gets `variants[i % len(variants)]`
-    (sequence -> acquisition variant, None for the default protocol). Reused when complete."""
+    (sequence -> acquisition variant, None for the default protocol). Reused when complete; a cohort
+    of another recipe is replaced whole, never mixed with the new one."""
     out_dir = Path(out_dir)
     recipe = json.dumps({"kinds": kinds, "n_per_kind": n_per_kind, "seed": seed, "voxel_mm": voxel_mm,
                          "variants": variants}, sort_keys=True)
     mark = out_dir / COMPLETE_MARK
     if mark.is_file() and mark.read_text() == recipe:
         return out_dir
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
     progress = progress or NullProgress()
     jobs = [(kind, index, case_seed) for index, case_seed in enumerate(cohort_seeds(seed, n_per_kind))
             for kind in kinds]
@@ -113,7 +116,12 @@ def evaluate_independent(task: str, spec: dict, work_dir, registry_path, progres
     work_dir = Path(work_dir)
     cohort = make_test_cohort(work_dir / "cohort", spec["kinds"], spec["n_per_kind"], spec["seed"],
                               spec["voxel_mm"], spec["variants"], progress.child(0.0, 0.4))
-    runs = run_deployed([task], cohort, registry_path, work_dir / "runs", progress.child(0.4, 0.95))
+    runs_dir = work_dir / "runs"
+    if runs_dir.exists():  # runs of cases no longer in the cohort are not this cohort's figures
+        cases = {folder.name for folder in cohort.iterdir()}
+        for stale in [run for run in runs_dir.iterdir() if run.name not in cases]:
+            shutil.rmtree(stale)
+    runs = run_deployed([task], cohort, registry_path, runs_dir, progress.child(0.4, 0.95))
     stats = work_dir / "stats"
     if stats.exists():
         shutil.rmtree(stats)

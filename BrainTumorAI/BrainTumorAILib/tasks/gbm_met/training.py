@@ -51,7 +51,7 @@ DEMO_SET = {
                   "validation_fraction": 0.2, "cutoff": "fitted", "seed": 2021},
     # measured on phantoms no training step saw: other seeds, T2 in other planes and slice
     # profiles (sagittal and coronal 2D, 6 mm axial, 3D), T1CE re-oriented, stronger bias fields
-    "independent_cohort": {"kinds": ["gbm", "metastasis"], "n_per_kind": 5, "seed": 4242, "voxel_mm": 1.25,
+    "independent_cohort": {"kinds": ["gbm", "metastasis"], "n_per_kind": 10, "seed": 4242, "voxel_mm": 1.25,
                            "variants": [None, {"t2": "sagittal_2d", "t1ce": "sagittal_3d"}, {"t2": "coronal_2d"},
                                         {"t2": "axial_2d_6mm", "t1ce": "coronal_3d"}, {"t2": "axial_3d"}]},
     "limitations": [
@@ -66,6 +66,8 @@ DEMO_SET = {
         "the cross-validated figures are read at each fold's own cut-off, the independent ones at the "
         "deployed cut-off.",
         "The ROI is the box around each phantom's lesion and oedema from its truth, not drawn by a radiologist.",
+        "Below the demo targets (AUC >= 0.95, accuracy >= 0.9) on its independent cohort: see the independent "
+        "metrics.",
     ],
 }
 
