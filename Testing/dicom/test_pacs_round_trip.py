@@ -64,9 +64,14 @@ def fast_models(tmp_path_factory):
         for relative in [fold["path"] for fold in entry["folds"]] + [entry["card"]]:
             (folder / relative).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(BUNDLED / relative, folder / relative)
-        entry = {**entry, "preprocessing": {**entry["preprocessing"], **FAST_PREPROCESSING}}
+        # every lesion the vote makes, also the faint ones this cheap preprocessing leaves: the
+        # round trip needs a segmentation to carry, not a confident one
+        thresholds = {name: value for name, value in entry["thresholds"].items() if name != "lesion_peak"}
+        entry = {**entry, "preprocessing": {**entry["preprocessing"], **FAST_PREPROCESSING}, "thresholds": thresholds}
         card = json.loads((folder / entry["card"]).read_text())
-        (folder / entry["card"]).write_text(json.dumps({**card, "preprocessing": entry["preprocessing"]}))
+        cutoffs = {name: value for name, value in card.get("cutoffs", {}).items() if name in thresholds}
+        (folder / entry["card"]).write_text(json.dumps({**card, "preprocessing": entry["preprocessing"],
+                                                        "cutoffs": cutoffs}))
         entries.append(entry)
     (folder / "registry.json").write_text(json.dumps({"schema_version": 1, "model_sets": entries}))
     return folder

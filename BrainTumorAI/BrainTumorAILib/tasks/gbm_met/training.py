@@ -39,9 +39,13 @@ DEMO_SET = {
     "name": "gbm-met-demo",
     "preset": FINETUNE_PRESET,
     "kinds": ["gbm", "metastasis"],
-    "n_per_kind": 32,
+    "n_per_kind": 40,
     "voxel_mm": 1.25,  # phantoms at 1.25 mm keep the cohort quick to make; preprocessing resamples to 1 mm
     "seed": 2021,
+    # T2 (and T1CE) acquired in other planes and slice profiles in turn: the sections are always axial,
+    # but what a sagittal or 6 mm T2 looks like resampled onto them must be seen in training too
+    "variants": [None, {"t2": "sagittal_2d"}, {"t2": "coronal_2d", "t1ce": "sagittal_3d"}, {"t2": "axial_2d_6mm"},
+                 {"t2": "axial_3d", "t1ce": "coronal_3d"}],
     # shin2021-finetune with an eighth-width ResNet-50 (same bottleneck topology) trained from
     # scratch: no ImageNet weights can be had here and they would not fit the 40 MB budget.
     # 64-pixel sections, section lattices at 5 phases, lr 1e-3, early stopping on the fold's
