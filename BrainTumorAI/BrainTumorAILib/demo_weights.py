@@ -18,6 +18,7 @@ import torch
 from .models import ModelRegistry, load_card, models_dir, write_card
 from .progress import Progress
 from .synthetic import make_cohort
+from .synthetic.cohort import cohort_once
 from .training import load_config, run_kfold
 from .training.cases import index_cases
 from .training.independent_cohort_evaluation import (
@@ -37,15 +38,11 @@ LIMITATIONS = [
 def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     """Make the spec's synthetic cohort, cross-validate, copy the folds and card into out_dir, register."""
     task = spec["task"]
-    cohort_dir = work_dir / f"{spec['name']}-cohort"
-    # the cohort is deterministic: a finished one (marked) is reused when training is run again
-    finished = cohort_dir / ".complete"
-    recipe = json.dumps({key: spec[key] for key in ("kinds", "n_per_kind", "seed", "voxel_mm", "variants")
-                         if key in spec}, sort_keys=True)
-    if not finished.is_file() or finished.read_text() != recipe:
-        make_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
-                    progress=progress.child(0.0, 0.3), variants=spec.get("variants"))
-        finished.write_text(recipe)
+    # the cohort is deterministic: a finished one is reused when training is run again
+    recipe = {key: spec[key] for key in ("kinds", "n_per_kind", "seed", "voxel_mm", "variants") if key in spec}
+    cohort_dir = cohort_once(work_dir / f"{spec['name']}-cohort", recipe, lambda folder: make_cohort(
+        folder, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
+        progress=progress.child(0.0, 0.3), variants=spec.get("variants")))
     adapter = create_adapter(task)
     preset = spec.get("preset", adapter.default_preset)
     config = dataclasses.replace(load_config(preset), name=f"{preset}-demo", **spec["overrides"])
@@ -123,14 +120,8 @@ def evaluate_metastasis_sets(work_dir: Path, out_dir: Path, progress) -> dict:
     from .tasks.metastases.cross_method import AGREED_TASK, TASKS as METASTASIS_TASKS
 
     spec = INDEPENDENT_COHORT
-    cohort_dir = work_dir / "mets-independent-cohort"
-    finished = cohort_dir / ".complete"
-    recipe = json.dumps(spec, sort_keys=True)
-    if not finished.is_file() or finished.read_text() != recipe:
-        if cohort_dir.exists():
-            shutil.rmtree(cohort_dir)
-        make_independent_cohort(cohort_dir, spec["kinds"], spec["n_per_kind"], spec["seed"], spec["voxel_mm"])
-        finished.write_text(recipe)
+    cohort_dir = cohort_once(work_dir / "mets-independent-cohort", spec, lambda folder: make_independent_cohort(
+        folder, spec["kinds"], spec["n_per_kind"], spec["seed"], spec["voxel_mm"]))
     runs_dir = work_dir / "mets-independent-runs"
     run_deployed(list(METASTASIS_TASKS), cohort_dir, out_dir / "registry.json", runs_dir, progress)
     reports = evaluate_runs(list(METASTASIS_TASKS), cohort_dir, runs_dir, work_dir / "mets-independent-stats")

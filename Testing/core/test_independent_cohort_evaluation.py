@@ -6,6 +6,7 @@ import json
 import pytest
 
 from BrainTumorAILib.models import models_dir
+from BrainTumorAILib.synthetic.cohort import cohort_once
 from BrainTumorAILib.training.independent_cohort_evaluation import (
     evaluate_runs, make_test_cohort, metastasis_card_metrics, run_deployed,
 )
@@ -46,3 +47,19 @@ def test_both_methods_and_their_agreed_list_are_scored_with_confidence_intervals
     for entry in entries:
         assert entry["ci"]["low"] <= entry["value"] <= entry["ci"]["high"]
         assert entry["n_cases"] == 2
+
+
+def test_a_folder_of_another_recipe_is_replaced_whole_never_mixed(tmp_path):
+    made = []
+
+    def make(name):
+        def write(folder):
+            (folder / name).write_text(name)
+            made.append(name)
+        return write
+
+    cohort_once(tmp_path / "c", {"n": 1}, make("a"))
+    cohort_once(tmp_path / "c", {"n": 1}, make("b"))  # same recipe: reused
+    assert made == ["a"]
+    cohort_once(tmp_path / "c", {"n": 2}, make("b"))  # another recipe: nothing of the old one stays
+    assert sorted(p.name for p in (tmp_path / "c").iterdir() if not p.name.startswith(".")) == ["b"]

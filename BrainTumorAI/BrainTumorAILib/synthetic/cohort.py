@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
+from typing import Callable
 
 from ..progress import NullProgress
 from .case import make_case
@@ -36,3 +39,22 @@ def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_m
         folders.append(make_case(Path(out_dir), kind, case_seed, voxel_mm, variant))
     progress.update("synth", 1.0, f"{len(folders)} cases")
     return folders
+
+
+COMPLETE_MARK = ".complete"  # holds the recipe a finished cohort folder was made from
+
+
+def cohort_once(out_dir, recipe: dict, make: Callable[[Path], object], mark: Path | None = None) -> Path:
+    """`out_dir` made by `make(out_dir)` for `recipe` (JSON-ready), or reused when a finished one
+    of the same recipe is there; a folder of another recipe, or unfinished, is replaced whole, so
+    cases of two recipes never mix. The recipe is kept in `mark` (default: inside the folder)."""
+    out_dir = Path(out_dir)
+    mark, text = Path(mark) if mark else out_dir / COMPLETE_MARK, json.dumps(recipe, sort_keys=True)
+    if mark.is_file() and mark.read_text() == text:
+        return out_dir
+    if out_dir.exists():
+        shutil.rmtree(out_dir)
+    out_dir.mkdir(parents=True)
+    make(out_dir)
+    mark.write_text(text)
+    return out_dir

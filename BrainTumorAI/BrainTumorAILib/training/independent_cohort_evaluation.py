@@ -29,11 +29,10 @@ from ..progress import NullProgress
 from ..roi import BoxROI
 from ..runner import run_case, write_run
 from ..synthetic.case import make_case
-from ..synthetic.cohort import cohort_seeds
+from ..synthetic.cohort import COMPLETE_MARK, cohort_once, cohort_seeds
 from ..tasks.metastases.cross_method import AGREED_TASK, TASKS as METASTASIS_TASKS
 from .cases import index_cases
 
-COMPLETE_MARK = ".complete"
 # the figures of a metastasis task's `evaluate` report that go into its card
 METASTASIS_CARD_FIGURES = ("sensitivity", "sensitivity_ge_3mm", "false_positives_per_case",
                            "false_positives_ge_10mm3_per_case", "median_lesion_dice")
@@ -42,32 +41,31 @@ METASTASIS_CARD_FIGURES = ("sensitivity", "sensitivity_ge_3mm", "false_positives
 def make_test_cohort(out_dir, kinds: list[str], n_per_kind: int, seed: int, voxel_mm: float,
                      variants: list[dict | None], progress=None) -> Path:
     """Phantoms of `seed`'s own case seeds; case i of each kind gets `variants[i % len(variants)]`
-    (sequence -> acquisition variant, None for the default protocol). Reused when complete; a cohort
-    of another recipe is replaced whole, never mixed with the new one."""
-    out_dir = Path(out_dir)
-    recipe = json.dumps({"kinds": kinds, "n_per_kind": n_per_kind, "seed": seed, "voxel_mm": voxel_mm,
-                         "variants": variants}, sort_keys=True)
-    mark = out_dir / COMPLETE_MARK
-    if mark.is_file() and mark.read_text() == recipe:
-        return out_dir
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
+    (sequence -> acquisition variant, None for the default protocol). Made once per recipe."""
     progress = progress or NullProgress()
-    jobs = [(kind, index, case_seed) for index, case_seed in enumerate(cohort_seeds(seed, n_per_kind))
-            for kind in kinds]
-    for done, (kind, index, case_seed) in enumerate(jobs):
-        progress.update("independent cohort", done / len(jobs), f"{kind} seed {case_seed}")
-        make_case(out_dir, kind, case_seed, voxel_mm, variants[index % len(variants)])
-    mark.write_text(recipe)
-    return out_dir
+
+    def make(folder: Path) -> None:
+        jobs = [(kind, index, case_seed) for index, case_seed in enumerate(cohort_seeds(seed, n_per_kind))
+                for kind in kinds]
+        for done, (kind, index, case_seed) in enumerate(jobs):
+            progress.update("independent cohort", done / len(jobs), f"{kind} seed {case_seed}")
+            make_case(folder, kind, case_seed, voxel_mm, variants[index % len(variants)])
+
+    recipe = {"kinds": kinds, "n_per_kind": n_per_kind, "seed": seed, "voxel_mm": voxel_mm, "variants": variants}
+    return cohort_once(out_dir, recipe, make)
 
 
 def run_deployed(tasks: list[str], cohort_dir, registry_path, pred_dir, progress=None) -> Path:
     """`run_case` of `tasks` on every case (the registry's default sets, CPU), one output folder per
     case; cases already run are kept. Each case gets only the sequences the model sets read (every
     other one would be registered for nothing) and, where a task needs one, the ROI drawn on its T2."""
-    pred_dir = Path(pred_dir)
     registry = ModelRegistry.load(registry_path)
+    # runs are kept only for the same model sets on the same cohort: anything else starts afresh; the
+    # recipe lies beside the runs, whose folder holds one folder per case and nothing else
+    pred_dir = Path(pred_dir)
+    pred_dir = cohort_once(pred_dir, {"models": {task: registry.default_for(task).entry for task in tasks},
+                                      "cohort": _recipe_of(cohort_dir)}, lambda folder: None,
+                           mark=pred_dir.with_name(f".{pred_dir.name}.recipe"))
     needed = {s for task in tasks for s in (*task_spec(task).sequences, *registry.default_for(task).inputs)}
     needs_roi = any(task_spec(task).needs_roi for task in tasks)
     cases = index_cases(cohort_dir, label_key="tumour_type")
@@ -85,6 +83,11 @@ def run_deployed(tasks: list[str], cohort_dir, registry_path, pred_dir, progress
         write_run(run_case(images, roi, tasks=",".join(tasks), device="cpu", registry=registry,
                            case_id=case.case_id), out)
     return pred_dir
+
+
+def _recipe_of(cohort_dir) -> str | None:
+    mark = Path(cohort_dir) / COMPLETE_MARK
+    return mark.read_text() if mark.is_file() else None
 
 
 def evaluate_runs(tasks: list[str], cohort_dir, runs_dir, out_dir) -> dict[str, dict]:
@@ -116,12 +119,7 @@ def evaluate_independent(task: str, spec: dict, work_dir, registry_path, progres
     work_dir = Path(work_dir)
     cohort = make_test_cohort(work_dir / "cohort", spec["kinds"], spec["n_per_kind"], spec["seed"],
                               spec["voxel_mm"], spec["variants"], progress.child(0.0, 0.4))
-    runs_dir = work_dir / "runs"
-    if runs_dir.exists():  # runs of cases no longer in the cohort are not this cohort's figures
-        cases = {folder.name for folder in cohort.iterdir()}
-        for stale in [run for run in runs_dir.iterdir() if run.name not in cases]:
-            shutil.rmtree(stale)
-    runs = run_deployed([task], cohort, registry_path, runs_dir, progress.child(0.4, 0.95))
+    runs = run_deployed([task], cohort, registry_path, work_dir / "runs", progress.child(0.4, 0.95))
     stats = work_dir / "stats"
     if stats.exists():
         shutil.rmtree(stats)
