@@ -86,6 +86,20 @@ def test_resume_refuses_other_settings_or_cases(toy, tmp_path):
         Trainer(adapter, toy_config(epochs=2), tmp_path).fit(train[1:], val, fold=0)
 
 
+def test_resume_accepts_a_new_post_training_threshold_rule(toy, tmp_path):
+    """mets-25d's threshold rule is read off the held-out predictions after training: changing
+    it resumes the trained folds, while any other model setting still refuses."""
+    adapter, train, val = toy
+    first = Trainer(adapter, toy_config(epochs=1, model={"dropout": 0.2, "max_fp_per_case": 1.0}), tmp_path)
+    first.fit(train, val, fold=0)
+    resumed = Trainer(adapter, toy_config(epochs=1, model={"dropout": 0.2, "threshold_rule": "max_fp_per_case",
+                                                           "max_fp_per_case": 2.0}), tmp_path).fit(train, val, fold=0)
+    assert [entry["epoch"] for entry in resumed.history] == [1]  # nothing retrained
+    with pytest.raises(InputError, match="holds a run with other settings or other cases"):
+        Trainer(adapter, toy_config(epochs=1, model={"dropout": 0.3, "max_fp_per_case": 2.0}), tmp_path).fit(
+            train, val, fold=0)
+
+
 def test_balanced_sampler_draws_the_requested_positive_fraction(toy):
     adapter, train, _ = toy
     config = toy_config(sampler="balanced_positive_fraction", positive_fraction=0.75)

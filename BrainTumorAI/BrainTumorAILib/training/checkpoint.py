@@ -17,7 +17,7 @@ import torch
 from ..errors import InputError
 from ..models.atomic import atomic_path
 from ..models.weights import load_plain_torch_file, load_weights, save_weights
-from .config import RESUMABLE_CHANGES
+from .config import RESUMABLE_CHANGES, RESUMABLE_MODEL_CHANGES
 
 BEST_WEIGHTS = "best.safetensors"
 LAST_STATE = "last_state.pt"
@@ -68,8 +68,8 @@ def load_last(fold_dir: Path, model, optimizer, scheduler, expected_fingerprint:
         return None
     if payload["fingerprint"] != expected_fingerprint:
         raise InputError(f"{fold_dir} holds a run with other settings or other cases; "
-                         f"resume with the same ones (only {', '.join(RESUMABLE_CHANGES)} "
-                         f"may change) or choose a new output folder")
+                         f"resume with the same ones (only {', '.join(RESUMABLE_CHANGES)} and model."
+                         f"{', model.'.join(RESUMABLE_MODEL_CHANGES)} may change) or choose a new output folder")
     load_weights(model, fold_dir / payload["weights"], payload["weights_sha256"])
     optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None:

@@ -21,6 +21,8 @@ LR_SCHEDULERS = ("none", "plateau")
 SAMPLERS = ("shuffle", "balanced_positive_fraction")
 # Settings that may change when a run is resumed (train longer, move to another device).
 RESUMABLE_CHANGES = ("epochs", "device", "num_workers", "cutoff", "extent_threshold", "lesion_peak_max_fp")
+# `model` keys read only after training (mets-25d's threshold rule on the held-out predictions)
+RESUMABLE_MODEL_CHANGES = ("threshold_rule", "max_fp_per_case")
 CUTOFFS = ("paper", "fitted")
 FINETUNE_PRESET = "shin2021-finetune"
 
@@ -98,7 +100,9 @@ class TrainingConfig:
 
     def fingerprint(self) -> dict:
         """The settings a resumed run must share with the run that wrote the checkpoint."""
-        return {k: v for k, v in self.to_json().items() if k not in RESUMABLE_CHANGES}
+        settings = {k: v for k, v in self.to_json().items() if k not in RESUMABLE_CHANGES}
+        settings["model"] = {k: v for k, v in settings["model"].items() if k not in RESUMABLE_MODEL_CHANGES}
+        return settings
 
 
 def load_config(preset_name: str, override_path=None) -> TrainingConfig:
