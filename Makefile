@@ -31,6 +31,7 @@ benchmark: $(STAMP)
 
 weights: $(STAMP)
 	$(BIN)/python -m BrainTumorAILib.demo_weights --out Resources/models
+	$(BIN)/python -m BrainTumorAILib.quality.reference --models Resources/models --cases 12
 
 clean:
 	rm -rf demo_output benchmark.json .pytest_cache

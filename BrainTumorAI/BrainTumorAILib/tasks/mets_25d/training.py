@@ -64,14 +64,15 @@ DEMO_SET = {
     # paper's 28), 128-pixel slices instead of 256 and, in training, 48-pixel crops of them (half
     # around a lesion), so that a short training fits a 2-core CPU; the fully convolutional network
     # then runs on whole slices. Three folds, whose mean map `run` thresholds (the paper deploys one
-    # network). The threshold: the lowest keeping at most one false-positive lesion per held-out
-    # case (Grøvik's published 0.93 missed a quarter of the small lesions on new phantoms; her
-    # Youden rule picked 0.03 on these small, briefly trained models).
+    # network). The threshold: the lowest keeping at most two false-positive lesions per held-out
+    # case, the demo target's budget (Grøvik's published 0.93 missed a quarter of the small
+    # lesions on new phantoms; her Youden rule picked 0.03 on these small, briefly trained models;
+    # a budget of one gave 0.93 again, and the missed lesions of 6-7 mm peaked at 0.83-0.89).
     "overrides": {"model": {"inputs": list(DEFAULT_INPUTS), "width": 0.125, "image_size": 128, "train_crop": 48,
                             "context_slices": 3, "dropout": 0.0, "slices_per_case": 48,
-                            "threshold_rule": "max_fp_per_case", "max_fp_per_case": 1.0,
+                            "threshold_rule": "max_fp_per_case", "max_fp_per_case": 2.0,
                             "ensemble": "fold_mean", "min_lesion_mm3": PAPER_MIN_LESION_MM3},
-                  "folds": 3, "validation_fraction": 0.2, "epochs": 20, "batch_size": 32, "seed": 2020,
+                  "folds": 3, "validation_fraction": 0.2, "epochs": 40, "batch_size": 32, "seed": 2020,
                   # lesions are found at the chosen (high) threshold; each reaches as far as the mean
                   # probability stays >= 0.5, the sigmoid's midpoint (the high threshold alone shrinks them)
                   "extent_threshold": 0.5,
@@ -83,8 +84,8 @@ DEMO_SET = {
     "limitations": [
         "Differs from Grøvik 2020: T1CE and FLAIR (14 channels) instead of T1, T1CE (two), FLAIR (28 channels); "
         "GoogLeNet FCN at an eighth of its channels; 128-pixel slices (48-pixel training crops) instead of 256; three "
-        "fold models whose maps are averaged instead of one network; 24 phantoms and 20 epochs of 48 slices per case "
-        "instead of 105 patients; threshold the lowest keeping one false-positive lesion per held-out case instead of the Youden "
+        "fold models whose maps are averaged instead of one network; 24 phantoms and 40 epochs of 48 slices per case "
+        "instead of 105 patients; threshold the lowest keeping two false-positive lesions per held-out case instead of the Youden "
         "point (0.93 in the paper); each lesion found at that threshold reaches as far as the mean probability stays "
         ">= 0.5 (hysteresis), where the paper's masks are the threshold itself.",
         "As in Grøvik 2020: 7 slices per sequence, per-slice histogram equalisation, half the slices through a "
