@@ -52,6 +52,14 @@ def write_registry(path, entries):
     path.write_text(json.dumps({"schema_version": 1, "model_sets": entries}))
     return path
 
+BUNDLED_WEIGHTS_BUDGET_BYTES = 40 * 10**6  # all bundled demo weights together (developers' brief)
+
+
+def test_bundled_weights_stay_within_their_budget_and_each_set_has_a_card():
+    weights = sorted(models_dir().glob("*/*.safetensors"))
+    assert weights and sum(path.stat().st_size for path in weights) <= BUNDLED_WEIGHTS_BUDGET_BYTES
+    assert all((path.parent / "model_card.json").is_file() for path in weights)
+
 
 @pytest.fixture()
 def registry_file(tmp_path):
