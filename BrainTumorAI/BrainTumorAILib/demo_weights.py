@@ -42,7 +42,7 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     recipe = {key: spec[key] for key in ("kinds", "n_per_kind", "seed", "voxel_mm", "variants") if key in spec}
     cohort_dir = cohort_once(work_dir / f"{spec['name']}-cohort", recipe, lambda folder: make_cohort(
         folder, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
-        progress=progress.child(0.0, 0.3), variants=spec.get("variants")))
+        progress=progress.child(0.0, 0.3), variants=spec.get("variants"), workers=os.cpu_count() or 1))
     adapter = create_adapter(task)
     preset = spec.get("preset", adapter.default_preset)
     config = dataclasses.replace(load_config(preset), name=f"{preset}-demo", **spec["overrides"])

@@ -142,6 +142,18 @@ def test_make_cohort_derives_case_seeds_and_checks_kinds(tmp_path):
         make_case(tmp_path, "glioma", seed=0, voxel_mm=3.0)
 
 
+def test_a_cohort_made_in_two_processes_is_the_same_cohort(tmp_path):
+    variants = [None, {"t1ce": "sagittal_3d"}]
+    one = make_cohort(tmp_path / "one", ["metastasis", "healthy"], n_per_kind=2, seed=5, voxel_mm=4.0,
+                      variants=variants)
+    two = make_cohort(tmp_path / "two", ["metastasis", "healthy"], n_per_kind=2, seed=5, voxel_mm=4.0,
+                      variants=variants, workers=2)
+    assert [folder.name for folder in one] == [folder.name for folder in two]
+    for a, b in zip(one, two):
+        assert load_truth(a)["lesions"] == load_truth(b)["lesions"]
+        assert np.array_equal(array(read(a, "t1ce")), array(read(b, "t1ce")))
+
+
 def test_acquisitions_are_oblique_anisotropic_and_described_in_the_truth(cohort):
     truth = load_truth(cohort["gbm"])
     for sequence in SEQUENCES:

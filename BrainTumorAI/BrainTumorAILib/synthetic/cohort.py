@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import shutil
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -18,11 +20,13 @@ def cohort_seeds(seed: int, n_per_kind: int) -> list:
 
 
 def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_mm: float = 1.0,
-                progress=None, variants: list | None = None) -> list:
+                progress=None, variants: list | None = None, workers: int = 1) -> list:
     """Write `n_per_kind` cases of each kind (all kinds by default) into `out_dir`; return their folders.
 
     `variants` (acquisition variants, see make_case): case i of each kind gets `variants[i % len]`,
-    so a training cohort meets other planes and slice profiles than the default protocol's."""
+    so a training cohort meets other planes and slice profiles than the default protocol's.
+    `workers` > 1 makes cases in that many processes; each case depends only on its own seed,
+    so the cohort is the same either way."""
     kinds = list(KINDS if kinds is None else kinds)
     unknown = [kind for kind in kinds if kind not in KINDS]
     if unknown:
@@ -34,9 +38,18 @@ def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_m
     jobs = [(kind, case_seed, variants[index % len(variants)])
             for index, case_seed in enumerate(cohort_seeds(seed, n_per_kind)) for kind in kinds]
     folders = []
-    for done, (kind, case_seed, variant) in enumerate(jobs):
-        progress.update("synth", done / len(jobs), f"{kind} seed {case_seed}")
-        folders.append(make_case(Path(out_dir), kind, case_seed, voxel_mm, variant))
+    if workers <= 1:
+        for done, (kind, case_seed, variant) in enumerate(jobs):
+            progress.update("synth", done / len(jobs), f"{kind} seed {case_seed}")
+            folders.append(make_case(Path(out_dir), kind, case_seed, voxel_mm, variant))
+    else:
+        # spawn, not fork: the parent may hold torch's and ITK's thread pools
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(make_case, Path(out_dir), kind, case_seed, voxel_mm, variant)
+                       for kind, case_seed, variant in jobs]
+            for done, future in enumerate(futures):
+                progress.update("synth", done / len(jobs), future.result().name)
+                folders.append(future.result())
     progress.update("synth", 1.0, f"{len(folders)} cases")
     return folders
 
