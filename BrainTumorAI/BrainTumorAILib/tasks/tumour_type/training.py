@@ -76,7 +76,7 @@ DEMO_SET = {
     # T1CE acquired sagittal or coronal 3D or axial 2D with 3 mm slices, stronger bias fields
     "independent_cohort": {"kinds": ["gbm", "lgg", "metastasis", "metastases", "meningioma", "pituitary",
                                      "schwannoma", "healthy"],
-                           "n_per_kind": 2, "seed": 7171, "voxel_mm": 2.0,
+                           "n_per_kind": 4, "seed": 7171, "voxel_mm": 2.0,
                            "variants": [None, {"t1ce": "sagittal_3d"}, {"t1ce": "coronal_3d"},
                                         {"t1ce": "axial_2d_3mm"}]},
     "limitations": [
