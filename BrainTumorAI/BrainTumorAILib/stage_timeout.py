@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import signal
 import sys
 import threading
 import time
@@ -31,7 +32,21 @@ def expired_message() -> str | None:
 def stop_all() -> None:
     """Stop every watchdog (the command ended, however it ended)."""
     while _active:
-        _active.pop()._stop.set()
+        _active.pop().stop()
+
+
+def _interrupt_signal() -> tuple[int, object]:
+    """The signal the watchdog raises KeyboardInterrupt with, and the handler it replaced.
+
+    `_thread.interrupt_main()` does nothing while SIGINT is ignored, as it is in background
+    jobs of a non-interactive shell (a batch script's `&`): there, and only there, the watchdog
+    uses SIGUSR1 with Python's KeyboardInterrupt handler instead, so Ctrl-C keeps its meaning."""
+    usr1 = getattr(signal, "SIGUSR1", None)
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN or usr1 is None:
+        return signal.SIGINT, None
+    if threading.current_thread() is not threading.main_thread():
+        return signal.SIGINT, None
+    return usr1, signal.signal(usr1, signal.default_int_handler)
 
 
 class StageTimeout:
@@ -43,6 +58,7 @@ class StageTimeout:
         self.progress, self.seconds = progress, float(seconds)
         self.stage, self.started = "start", time.monotonic()
         self._stop = threading.Event()
+        self._signum, self._replaced_handler = _interrupt_signal()
         _expired.clear()
         _active.append(self)
         self._thread = threading.Thread(target=self._watch, name="stage-timeout", daemon=True)
@@ -56,15 +72,21 @@ class StageTimeout:
     def child(self, start: float, end: float) -> SubProgress:
         return SubProgress(self, start, end)
 
-    def close(self) -> None:
+    def stop(self) -> None:
         self._stop.set()
+        if self._replaced_handler is not None and threading.current_thread() is threading.main_thread():
+            signal.signal(self._signum, self._replaced_handler)
+            self._replaced_handler = None
+
+    def close(self) -> None:
+        self.stop()
         self.progress.close()
 
     def _watch(self) -> None:
         while not self._stop.wait(min(1.0, self.seconds / 4)):
             if time.monotonic() - self.started > self.seconds:
                 _expired.append(f"stage '{self.stage}' ran longer than --stage-timeout {self.seconds:g} s")
-                _thread.interrupt_main()
+                _thread.interrupt_main(self._signum)
                 if not self._stop.wait(GRACE_S):
                     self._end_process()
                 return

@@ -209,10 +209,18 @@ def test_sigterm_while_writing_leaves_nothing_and_fails(case, tmp_path):
     assert list(tmp_path.iterdir()) == []  # no .partial-*, no lock, no out
 
 
-def test_a_stage_running_past_the_stage_timeout_ends_the_command_cleanly(case, tmp_path):
+@pytest.mark.parametrize("sigint", ["handled", "ignored"])
+def test_a_stage_running_past_the_stage_timeout_ends_the_command_cleanly(case, tmp_path, sigint):
+    """Also where SIGINT is ignored, as in a batch script's background job (`cmd &`): there the
+    watchdog's interrupt once did nothing and the command ran to the end."""
     out = tmp_path / "out"
-    result = braintumorai("preprocess", "--t1ce", case.files["t1ce"], "--t2", case.files["t2"], "--out", out,
-                          "--stage-timeout", "0.01", "--resample-mm", "3", "--brain-extraction", "none")
+    argv = ["preprocess", "--t1ce", case.files["t1ce"], "--t2", case.files["t2"], "--out", out,
+            "--stage-timeout", "0.01", "--resample-mm", "3", "--brain-extraction", "none"]
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN if sigint == "ignored" else signal.default_int_handler)
+    try:  # the child inherits an ignored SIGINT, as a background job's process does
+        result = braintumorai(*argv)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     check_refused(result.returncode, result.stdout, result.stderr,
                   r"stage '\w+' ran longer than --stage-timeout 0\.01 s")
     assert list(tmp_path.iterdir()) == []
