@@ -7,14 +7,12 @@ also prove it (preprocessing and the runner are replaced by a tripwire).
 """
 
 import json
-import os
 import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 from collections import namedtuple
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
