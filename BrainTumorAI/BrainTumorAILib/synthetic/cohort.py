@@ -48,8 +48,8 @@ def make_cohort(out_dir, kinds=None, n_per_kind: int = 1, seed: int = 0, voxel_m
             futures = [pool.submit(make_case, Path(out_dir), kind, case_seed, voxel_mm, variant)
                        for kind, case_seed, variant in jobs]
             for done, future in enumerate(futures):
-                progress.update("synth", done / len(jobs), future.result().name)
                 folders.append(future.result())
+                progress.update("synth", (done + 1) / len(jobs), folders[-1].name)
     progress.update("synth", 1.0, f"{len(folders)} cases")
     return folders
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -28,8 +29,7 @@ from ..models import ModelRegistry
 from ..progress import NullProgress
 from ..roi import BoxROI
 from ..runner import run_case, write_run
-from ..synthetic.case import make_case
-from ..synthetic.cohort import COMPLETE_MARK, cohort_once, cohort_seeds
+from ..synthetic.cohort import COMPLETE_MARK, cohort_once, make_cohort
 from ..tasks.metastases.cross_method import AGREED_TASK, TASKS as METASTASIS_TASKS
 from .cases import index_cases
 
@@ -42,17 +42,9 @@ def make_test_cohort(out_dir, kinds: list[str], n_per_kind: int, seed: int, voxe
                      variants: list[dict | None], progress=None) -> Path:
     """Phantoms of `seed`'s own case seeds; case i of each kind gets `variants[i % len(variants)]`
     (sequence -> acquisition variant, None for the default protocol). Made once per recipe."""
-    progress = progress or NullProgress()
-
-    def make(folder: Path) -> None:
-        jobs = [(kind, index, case_seed) for index, case_seed in enumerate(cohort_seeds(seed, n_per_kind))
-                for kind in kinds]
-        for done, (kind, index, case_seed) in enumerate(jobs):
-            progress.update("independent cohort", done / len(jobs), f"{kind} seed {case_seed}")
-            make_case(folder, kind, case_seed, voxel_mm, variants[index % len(variants)])
-
     recipe = {"kinds": kinds, "n_per_kind": n_per_kind, "seed": seed, "voxel_mm": voxel_mm, "variants": variants}
-    return cohort_once(out_dir, recipe, make)
+    return cohort_once(out_dir, recipe, lambda folder: make_cohort(
+        folder, kinds, n_per_kind, seed, voxel_mm, progress, variants, workers=os.cpu_count() or 1))
 
 
 def run_deployed(tasks: list[str], cohort_dir, registry_path, pred_dir, progress=None) -> Path:
