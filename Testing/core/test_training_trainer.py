@@ -100,6 +100,23 @@ def test_resume_accepts_a_new_post_training_threshold_rule(toy, tmp_path):
             train, val, fold=0)
 
 
+def test_resume_accepts_a_checkpoint_written_before_a_setting_became_resumable(toy, tmp_path):
+    """Older checkpoints carry the threshold rule in their fingerprint: it must not block a resume."""
+    adapter, train, val = toy
+    config = toy_config(epochs=1, model={"dropout": 0.2, "threshold_rule": "max_fp_per_case", "max_fp_per_case": 1.0})
+    Trainer(adapter, config, tmp_path).fit(train, val, fold=0)
+    state_path = tmp_path / "fold_0" / "last_state.pt"
+    state = torch.load(state_path, weights_only=True)
+    stored = json.loads(state["fingerprint"])
+    stored["config"]["model"].update(threshold_rule="max_fp_per_case", max_fp_per_case=1.0)
+    torch.save({**state, "fingerprint": json.dumps(stored, sort_keys=True)}, state_path)
+
+    resumed = Trainer(adapter, toy_config(epochs=2, model={"dropout": 0.2, "max_fp_per_case": 3.0}), tmp_path)
+    assert [entry["epoch"] for entry in resumed.fit(train, val, fold=0).history] == [1, 2]
+    rewritten = json.loads(torch.load(state_path, weights_only=True)["fingerprint"])
+    assert "max_fp_per_case" not in rewritten["config"]["model"]
+
+
 def test_balanced_sampler_draws_the_requested_positive_fraction(toy):
     adapter, train, _ = toy
     config = toy_config(sampler="balanced_positive_fraction", positive_fraction=0.75)

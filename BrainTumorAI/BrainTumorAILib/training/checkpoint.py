@@ -41,6 +41,15 @@ def fingerprint(config_fingerprint: dict, train_ids: list[str], val_ids: list[st
                       sort_keys=True)
 
 
+def _settings_that_must_match(fingerprint_text: str) -> dict:
+    """A stored fingerprint less the settings a resumption may change: checkpoints written before
+    a setting became resumable still carry it."""
+    stored = json.loads(fingerprint_text)
+    config = {k: v for k, v in stored["config"].items() if k not in RESUMABLE_CHANGES}
+    config["model"] = {k: v for k, v in config.get("model", {}).items() if k not in RESUMABLE_MODEL_CHANGES}
+    return {**stored, "config": config}
+
+
 def save_best(fold_dir: Path, model: torch.nn.Module, metadata: dict) -> str:
     return save_weights(model, fold_dir / BEST_WEIGHTS, metadata)
 
@@ -66,7 +75,7 @@ def load_last(fold_dir: Path, model, optimizer, scheduler, expected_fingerprint:
     payload = _read_state(fold_dir / LAST_STATE)
     if payload is None:
         return None
-    if payload["fingerprint"] != expected_fingerprint:
+    if _settings_that_must_match(payload["fingerprint"]) != _settings_that_must_match(expected_fingerprint):
         raise InputError(f"{fold_dir} holds a run with other settings or other cases; "
                          f"resume with the same ones (only {', '.join(RESUMABLE_CHANGES)} and model."
                          f"{', model.'.join(RESUMABLE_MODEL_CHANGES)} may change) or choose a new output folder")
@@ -74,7 +83,7 @@ def load_last(fold_dir: Path, model, optimizer, scheduler, expected_fingerprint:
     optimizer.load_state_dict(payload["optimizer"])
     if scheduler is not None:
         scheduler.load_state_dict(payload["scheduler"])
-    return TrainingState(fingerprint=payload["fingerprint"], epoch=payload["epoch"],
+    return TrainingState(fingerprint=expected_fingerprint, epoch=payload["epoch"],
                          best_epoch=payload["best_epoch"], best_score=payload["best_score"],
                          best_sha256=payload["best_sha256"], history=payload["history"])
 
