@@ -54,8 +54,9 @@ DEMO_SET = {
                   "epochs": 24, "batch_size": 32, "learning_rate": 1e-3, "early_stopping_patience": 6,
                   "validation_fraction": 0.2, "cutoff": "fitted", "seed": 2021},
     # measured on phantoms no training step saw: other seeds, T2 in other planes and slice
-    # profiles (sagittal and coronal 2D, 6 mm axial, 3D), T1CE re-oriented, stronger bias fields
-    "independent_cohort": {"kinds": ["gbm", "metastasis"], "n_per_kind": 10, "seed": 4242, "voxel_mm": 1.25,
+    # profiles (sagittal and coronal 2D, 6 mm axial, 3D), T1CE re-oriented, stronger bias fields.
+    # 20 a class: the first 10 a class had also served to choose between three trained sets
+    "independent_cohort": {"kinds": ["gbm", "metastasis"], "n_per_kind": 20, "seed": 4242, "voxel_mm": 1.25,
                            "variants": [None, {"t2": "sagittal_2d", "t1ce": "sagittal_3d"}, {"t2": "coronal_2d"},
                                         {"t2": "axial_2d_6mm", "t1ce": "coronal_3d"}, {"t2": "axial_3d"}]},
     "limitations": [
@@ -71,7 +72,8 @@ DEMO_SET = {
         "deployed cut-off.",
         "The ROI is the box around each phantom's lesion and oedema from its truth, not drawn by a radiologist.",
         "Below the demo targets (AUC >= 0.95, accuracy >= 0.9) on its independent cohort: see the independent "
-        "metrics.",
+        "metrics. There every GBM whose T2 was a sagittal 5 mm 2D series (T1CE sagittal 3D) was read metastasis "
+        "(0 of 4); the other protocols gave 26 of 32 right.",
     ],
 }
 
