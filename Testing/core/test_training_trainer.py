@@ -145,6 +145,32 @@ def test_augmentation_moves_image_and_mask_together():
     assert len(seen) > 3  # several distinct flips/turns were drawn
 
 
+def test_thick_slice_blurs_each_image_along_one_axis_and_never_the_mask():
+    transform = augmentation_transform(["thick_slice"], ["t1ce", "t2", "target"], spatial_dims=2,
+                                       image_keys=["t1ce", "t2"])
+    transform.set_random_state(seed=0)
+    point = torch.zeros(1, 21, 21)
+    point[0, 10, 10] = 1.0
+    axes_seen, independent = set(), False
+    for _ in range(40):
+        item = transform({"t1ce": point.clone(), "t2": point.clone(), "target": point > 0})
+        assert torch.equal(item["target"], point > 0)
+        blurred = {}
+        for key in ("t1ce", "t2"):
+            image = item[key][0]
+            assert image.sum().item() == pytest.approx(1.0, abs=1e-4)  # blur keeps the signal
+            rows, columns = image[:, 10] > 1e-3, image[10, :] > 1e-3
+            assert not (rows.sum() > 1 and columns.sum() > 1)  # along one axis only
+            blurred[key] = "rows" if rows.sum() > 1 else "columns" if columns.sum() > 1 else None
+            axes_seen.add(blurred[key])
+        independent |= blurred["t1ce"] != blurred["t2"]
+    assert axes_seen == {None, "rows", "columns"}
+    assert independent  # each sequence gets its own slice profile
+
+    with pytest.raises(ValueError, match="image keys"):
+        augmentation_transform(["thick_slice"], ["input"], spatial_dims=2)
+
+
 def test_optimizers_and_plateau_schedule():
     parameters = [torch.nn.Parameter(torch.zeros(2))]
     kinds = {name: type(build_optimizer(parameters, toy_config(optimizer=name, momentum=0.5)))
