@@ -99,3 +99,12 @@ def test_unknown_task_names_the_trainable_ones(monkeypatch):
     monkeypatch.setitem(task_specs(), "toy", TOY_SPEC)
     with pytest.raises(InputError, match=r"task 'mets-4d' cannot be trained \(trainable tasks: .*toy"):
         train_command("mets-4d", ".", "out")
+
+
+def test_an_augmentation_the_task_does_not_apply_is_refused_before_any_work(tmp_path):
+    from BrainTumorAILib.training.task_adapters import create_adapter
+
+    config = toy_config(augmentations=["flip", "thick_slice"])
+    with pytest.raises(InputError, match="tumour-type training does not apply the augmentation.s. thick_slice"):
+        run_kfold(create_adapter("tumour-type"), toy_cases(n_patients=4), config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()  # refused before preparing a single case

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from .augmentation import AUGMENTATIONS
 from .cases import Case
 from .config import TrainingConfig
 
@@ -24,6 +25,8 @@ class TaskAdapter(ABC):
     truth_label_key: str = "gbm_met_label"
     # Whether `summarise_folds` needs each fold model's predictions on its validation patients.
     needs_validation_predictions: bool = False
+    # The `augmentations` names this task's training datasets apply (others are refused, not ignored).
+    supported_augmentations: tuple = AUGMENTATIONS
 
     @abstractmethod
     def prepare(self, cases: list[Case], cache_dir: Path, progress=None) -> None:

@@ -213,6 +213,8 @@ class TumourTypeAdapter(TaskAdapter):
     task = tumour_type.TASK
     default_preset = "chakrabarty2021"
     truth_label_key = "tumour_type"
+    # its flips follow model.flip_axes and its pose and intensity jitter model.pose_and_intensity_jitter
+    supported_augmentations = ("flip",)
     references = ("Chakrabarty S, et al. MRI-based identification and classification of major intracranial "
                   "tumor types by using a 3D convolutional neural network: a retrospective multi-institutional "
                   "analysis. Radiology: Artificial Intelligence 2021",)
