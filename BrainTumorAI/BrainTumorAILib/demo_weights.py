@@ -19,7 +19,7 @@ from .models import ModelRegistry, load_card, models_dir, write_card
 from .progress import Progress
 from .synthetic import make_cohort
 from .synthetic.cohort import cohort_once
-from .training import load_config, run_kfold
+from .training import TrainingConfig, load_config, run_kfold
 from .training.cases import index_cases
 from .training.independent_cohort_evaluation import (
     evaluate_independent, evaluate_runs, metastasis_card_metrics, run_deployed,
@@ -35,6 +35,12 @@ LIMITATIONS = [
 ]
 
 
+def recipe_config(spec: dict, adapter) -> TrainingConfig:
+    """The training configuration a demo recipe runs: its preset (the task's by default) with its overrides."""
+    preset = spec.get("preset", adapter.default_preset)
+    return dataclasses.replace(load_config(preset), name=f"{preset}-demo", **spec["overrides"])
+
+
 def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
     """Make the spec's synthetic cohort, cross-validate, copy the folds and card into out_dir, register."""
     task = spec["task"]
@@ -44,8 +50,7 @@ def train_demo_set(spec: dict, work_dir: Path, out_dir: Path, progress) -> None:
         folder, spec["kinds"], spec["n_per_kind"], spec["seed"], voxel_mm=spec["voxel_mm"],
         progress=progress.child(0.0, 0.3), variants=spec.get("variants"), workers=os.cpu_count() or 1))
     adapter = create_adapter(task)
-    preset = spec.get("preset", adapter.default_preset)
-    config = dataclasses.replace(load_config(preset), name=f"{preset}-demo", **spec["overrides"])
+    config = recipe_config(spec, adapter)
     run_dir = work_dir / f"{spec['name']}-run"
     report = run_kfold(adapter, index_cases(cohort_dir, adapter.truth_label_key), config, run_dir,
                        progress=progress.child(0.3, 1.0))
@@ -103,8 +108,7 @@ def refresh_independent_figures(spec: dict, work_dir: Path, out_dir: Path, progr
     adapter = create_adapter(spec["task"])
     set_dir = out_dir / spec["name"]
     card = json.loads((set_dir / "model_card.json").read_text())
-    card["training"]["augmentations"] = adapter.augmentations_applied(
-        dataclasses.replace(load_config(spec.get("preset", adapter.default_preset)), **spec["overrides"]))
+    card["training"]["augmentations"] = adapter.augmentations_applied(recipe_config(spec, adapter))
     card["references"] = list(adapter.references)
     card["limitations"] = LIMITATIONS + spec.get("limitations", [])
     add_independent_figures(spec, adapter, card, work_dir, out_dir, set_dir, progress)

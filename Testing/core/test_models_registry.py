@@ -6,9 +6,12 @@ import json
 import pytest
 import torch
 
+from BrainTumorAILib.catalog import task_spec, task_specs
+from BrainTumorAILib.demo_weights import recipe_config
 from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.models import (
     DEMO_NOTICE, ModelRegistry, load_card, models_dir, save_weights, sha256_file, write_card)
+from BrainTumorAILib.training.task_adapters import create_adapter
 
 
 def tiny_net(architecture=None) -> torch.nn.Module:
@@ -64,11 +67,6 @@ def test_bundled_weights_stay_within_their_budget_and_each_set_has_a_card():
 def test_each_bundled_demo_card_states_its_recipe():
     """The card's honest fields come from the recipe `make weights` ran: the augmentations the
     training really applied, the paper, and every limitation the recipe names."""
-    import dataclasses
-    from BrainTumorAILib.catalog import task_spec, task_specs
-    from BrainTumorAILib.training import load_config
-    from BrainTumorAILib.training.task_adapters import create_adapter
-
     checked = 0
     for task, spec in task_specs().items():
         if not spec.demo_set:
@@ -76,7 +74,7 @@ def test_each_bundled_demo_card_states_its_recipe():
         recipe = task_spec(task).part("demo_set")
         card = load_card(models_dir() / recipe["name"] / "model_card.json")
         adapter = create_adapter(task)
-        config = dataclasses.replace(load_config(recipe.get("preset", adapter.default_preset)), **recipe["overrides"])
+        config = recipe_config(recipe, adapter)
         assert card["training"]["augmentations"] == adapter.augmentations_applied(config), task
         assert card["training"]["model"] == config.model and card["training"]["epochs"] == config.epochs, task
         assert card["references"] and set(recipe.get("limitations", [])) <= set(card["limitations"]), task

@@ -11,6 +11,7 @@ from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.models.weights import load_weights, sha256_file
 from BrainTumorAILib.progress import Progress
 from BrainTumorAILib.training import run_kfold, train_command
+from BrainTumorAILib.training.task_adapters import create_adapter
 
 pytestmark = pytest.mark.usefixtures("single_thread")
 # the toy task as a spec: trainable through its adapter, nothing else
@@ -102,8 +103,6 @@ def test_unknown_task_names_the_trainable_ones(monkeypatch):
 
 
 def test_an_augmentation_the_task_does_not_apply_is_refused_before_any_work(tmp_path):
-    from BrainTumorAILib.training.task_adapters import create_adapter
-
     config = toy_config(augmentations=["flip", "thick_slice"])
     with pytest.raises(InputError, match="tumour-type training does not apply the augmentation.s. thick_slice"):
         run_kfold(create_adapter("tumour-type"), toy_cases(n_patients=4), config, tmp_path / "run")

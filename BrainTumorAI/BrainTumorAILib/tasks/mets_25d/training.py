@@ -219,7 +219,8 @@ class SliceDataset(torch.utils.data.Dataset):
                       for index in range(len(cases)) for k in range(per_case)]
         self.context = context
         self.crop = crop if crop and crop < image_size else None
-        self.augment = augmentation_transform(list(augmentations), ["input", "target"], 2, image_keys=["input"]) if train else None
+        self.augment = (augmentation_transform(list(augmentations), ["input", "target"], 2, image_keys=["input"])
+                        if train else None)
         self.fixed = None
         if not train:  # the same validation samples every epoch
             draws = [np.random.default_rng([seed, i]) for i in range(len(self.items))]

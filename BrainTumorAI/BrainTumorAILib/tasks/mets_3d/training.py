@@ -138,7 +138,8 @@ class SegmentDataset(torch.utils.data.Dataset):
         self.train = train
         self.output = TRAINING_SEGMENT - mets_3d.SHRINK
         self.side = input_size(self.output)
-        self.augment = augmentation_transform(list(augmentations), ["input", "target"], 3, image_keys=["input"]) if train else None
+        self.augment = (augmentation_transform(list(augmentations), ["input", "target"], 3, image_keys=["input"])
+                        if train else None)
         self.fixed_centres = None if train else [self._centre(i, np.random.default_rng([seed, i]))
                                                   for i in range(len(self.items))]
 
