@@ -113,6 +113,28 @@ def test_an_axial_2d_t2_keeps_its_own_sections():
     assert extent / 5.5 - 1 <= plan.n_sections <= extent / 5.5 + 1
 
 
+def test_fixed_pixel_sections_keep_the_lesions_physical_size_centred_on_the_rotated_roi():
+    geometry = t2_geometry(SAGITTAL @ rotation_matrix(4, 3, -5), (0.9, 0.9, 4.0))
+    centre = np.array([-30.0, 10.0, 20.0])
+    small = BoxROI(centre, rotation_matrix(0, 0, 30), np.array([30.0, 20.0, 24.0]))  # turned in the axial plane
+    plan = plan_sections(small, geometry, input_size=64, pixel_mm=1.5)
+    assert plan.grid.GetSpacing()[:2] == pytest.approx((1.5, 1.5))
+    points = lps_to_ras(grid_points_lps(plan.grid).reshape(-1, 3)).reshape(*plan.inside.shape, 3)
+    in_plane = points[:, :, :, :2].mean(axis=(1, 2))  # each section's centre, RAS x and y
+    assert in_plane == pytest.approx(np.tile(centre[:2], (plan.n_sections, 1)), abs=1e-6)
+    assert np.array_equal(small.contains_ras(points.reshape(-1, 3)).reshape(plan.inside.shape), plan.inside)
+    assert not plan.inside[:, [0, -1], :].any() and not plan.inside[:, :, [0, -1]].any()  # margin left empty
+    # the same box twice as wide covers about 4 times the pixels: the size is not scaled away
+    large = BoxROI(centre, small.axes_ras, small.size_mm * [2, 2, 1])
+    ratio = plan_sections(large, geometry, 64, pixel_mm=1.5).inside.sum() / plan.inside.sum()
+    assert 3.5 < ratio < 4.5
+    # a footprint wider than the grid is fitted to it, never cut
+    huge = BoxROI(centre, small.axes_ras, small.size_mm * [4, 4, 1])
+    fitted = plan_sections(huge, geometry, 64, pixel_mm=1.5)
+    assert fitted.grid.GetSpacing()[0] > 1.5
+    assert fitted.inside[:, [0, -1], :].any() or fitted.inside[:, :, [0, -1]].any()
+
+
 # --- the CAM stays inside the ROI as drawn -------------------------------------------------
 
 def test_cam_mass_lies_inside_a_rotated_roi_on_an_oblique_anisotropic_t2():

@@ -47,11 +47,11 @@ def roi_box(brain_mask: sitk.Image, roi: BoxROI) -> VoxelBox:
 
 
 def roi_section_stack(images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: BoxROI, input_size: int,
-                      t2_geometry: dict | None = None) -> SectionStack:
+                      t2_geometry: dict | None = None, pixel_mm: float | None = None) -> SectionStack:
     """The ROI's axial sections as network inputs; `t2_geometry` is the T2 input's (default: the
-    reference grid's, for images already on the T2's own grid)."""
+    reference grid's, for images already on the T2's own grid); `pixel_mm` as in `plan_sections`."""
     roi_box(brain_mask, roi)
-    plan = plan_sections(roi, t2_geometry or geometry(images["t2"]), input_size)
+    plan = plan_sections(roi, t2_geometry or geometry(images["t2"]), input_size, pixel_mm=pixel_mm)
     return SectionStack(torch.from_numpy(sample_sections(images, plan, INPUT_CHANNELS)), plan)
 
 
@@ -109,12 +109,13 @@ def restrict_to_roi(image: sitk.Image, roi: BoxROI) -> sitk.Image:
 
 def predict(models, images: dict[str, sitk.Image], brain_mask: sitk.Image, roi: BoxROI, input_size: int,
             cutoff: float, device: torch.device, with_cam: bool = True,
-            t2_geometry: dict | None = None) -> tuple[dict, sitk.Image | None]:
+            t2_geometry: dict | None = None, pixel_mm: float | None = None) -> tuple[dict, sitk.Image | None]:
     """The task on preprocessed, T2-referenced images: result dict and CAM on the reference grid."""
-    stack = roi_section_stack(images, brain_mask, roi, input_size, t2_geometry)
+    stack = roi_section_stack(images, brain_mask, roi, input_size, t2_geometry, pixel_mm)
     result = vote(fold_probabilities(models, stack.inputs, device), cutoff)
     result["sections"] = {"source": stack.plan.source, "n": stack.plan.n_sections,
                           "spacing_mm": float(stack.plan.grid.GetSpacing()[2]),
+                          "pixel_mm": np.round(stack.plan.grid.GetSpacing()[:2], 3).tolist(),
                           "normal_ras": np.round(lps_to_ras(stack.plan.normal_lps()), 4).tolist(),
                           "centres_ras": np.round(lps_to_ras(stack.plan.centres_lps()), 2).tolist()}
     cam = cam_volume(models, stack, np.array(result["slice_votes"]), roi, brain_mask) if with_cam else None

@@ -22,7 +22,7 @@ def run(context: TaskContext) -> TaskOutput:
         models, case.images, case.brain_mask, context.roi,
         input_size=int(model_set.preprocessing["input_size"]),
         cutoff=float(model_set.thresholds["predictive_index"]), device=context.device,
-        t2_geometry=case.input_geometry["t2"])
+        t2_geometry=case.input_geometry["t2"], pixel_mm=model_set.preprocessing.get("section_pixel_mm"))
     result["cutoff_source"] = cutoff_source(model_set)
     result["model_set"] = model_set.name
     result["notice"] = model_set.notice

@@ -7,9 +7,11 @@ acquisition plane:
   AXIAL_TOLERANCE_DEG of superior-inferior, slices at least THICK_SLICE_MM apart);
 - otherwise (sagittal or coronal 2D, 3D isotropic) axial sections SECTION_SPACING_MM apart,
   centred on the ROI.
-Each section is sampled on its own in-plane grid spanning the ROI's footprint, `input_size`
-pixels a side; pixels whose centres lie outside the ROI as drawn are set to OUTSIDE_VALUE, so
-nothing outside the box reaches the network or the activation map.
+Each section is sampled on its own in-plane grid, `input_size` pixels a side: spanning the ROI's
+footprint (Shin 2021 resized each ROI to the network input), or, with `pixel_mm`, square pixels
+of that size centred on the ROI, so the lesion's physical size reaches the network (a footprint
+wider than the grid is fitted to it); pixels whose centres lie outside the ROI as drawn are set
+to OUTSIDE_VALUE, so nothing outside the box reaches the network or the activation map.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ def _positions(roi_low: float, roi_high: float, first: float, step: float) -> np
     return first + k * step
 
 
-def plan_sections(roi: BoxROI, t2_geometry: dict, input_size: int, phase: float = 0.0) -> SectionPlan:
+def plan_sections(roi: BoxROI, t2_geometry: dict, input_size: int, phase: float = 0.0,
+                  pixel_mm: float | None = None) -> SectionPlan:
     """The axial sections of `roi` for a T2 of `t2_geometry` (LPS, reference physical space).
 
     `phase` (a fraction of the section step) shifts the lattice: training uses it to see
@@ -106,8 +109,14 @@ def plan_sections(roi: BoxROI, t2_geometry: dict, input_size: int, phase: float 
     local = corners @ axes  # corner coordinates along u, v, n
     low, high = local.min(axis=0), local.max(axis=0)
     positions = _positions(low[2], high[2], first + phase * step, step)
-    pixel = (high[:2] - low[:2]) / input_size
-    start = np.array([low[0] + pixel[0] / 2, low[1] + pixel[1] / 2, positions[0]])
+    footprint = high[:2] - low[:2]
+    if pixel_mm is None:
+        pixel = footprint / input_size
+        corner = low[:2]
+    else:
+        pixel = np.full(2, max(float(pixel_mm), float(footprint.max()) / input_size))
+        corner = (low[:2] + high[:2]) / 2 - pixel * input_size / 2
+    start = np.array([corner[0] + pixel[0] / 2, corner[1] + pixel[1] / 2, positions[0]])
     grid = empty_image({"size": [input_size, input_size, len(positions)],
                         "spacing": [float(pixel[0]), float(pixel[1]), step],
                         "origin": (axes @ start).tolist(), "direction": axes.ravel().tolist()},

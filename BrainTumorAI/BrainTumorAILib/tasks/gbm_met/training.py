@@ -3,7 +3,9 @@
 Every axial ROI section is an independent sample carrying its case's label (Shin 2021); folds
 split by patient, so no patient's sections are in both training and validation. Training
 samples also come from section lattices shifted by 1 mm steps (`section_phases`), so the
-network sees every position a T2 slice can take, not one fixed lattice.
+network sees every position a T2 slice can take, not one fixed lattice. With
+`section_pixel_mm` the sections keep a fixed pixel size instead of spanning the ROI (the model
+set's preprocessing records it, so `run` samples the same way).
 """
 
 from __future__ import annotations
@@ -89,7 +91,10 @@ DEMO_SET = {
 
 def preprocessing_settings(config: TrainingConfig) -> dict:
     """What the registry records as the model set's preprocessing (the runner replays it)."""
-    return {"reference": "t2", "normalisation": NORMALISATION, "input_size": int(config.model["input_size"])}
+    settings = {"reference": "t2", "normalisation": NORMALISATION, "input_size": int(config.model["input_size"])}
+    if config.model.get("section_pixel_mm") is not None:
+        settings["section_pixel_mm"] = float(config.model["section_pixel_mm"])
+    return settings
 
 
 class SectionDataset(torch.utils.data.Dataset):
@@ -172,8 +177,9 @@ class GbmMetAdapter(TaskAdapter):
             images = {name: read_image(self._crop_path(case, name), case.case_id) for name in ("t1ce", "t2")}
             geometry = json.loads(self._geometry_path(case).read_text())
             roi = BoxROI.from_ras_bounds(case.roi_ras)
-            sections = [sample_sections(images, plan_sections(roi, geometry, size, phase=p / phases),
-                                        gbm_met.INPUT_CHANNELS) for p in range(phases)]
+            plans = [plan_sections(roi, geometry, size, phase=p / phases, pixel_mm=config.model.get("section_pixel_mm"))
+                     for p in range(phases)]
+            sections = [sample_sections(images, plan, gbm_met.INPUT_CHANNELS) for plan in plans]
             stacks.append((case.case_id, np.concatenate(sections), gbm_met.CLASSES.index(case.label)))
         return stacks
 
