@@ -211,3 +211,50 @@ def test_held_out_figures_are_read_at_each_folds_own_cut_off(tmp_path):
     assert metrics["at_chosen_cutoff"]["accuracy"] == 1.0  # every case right at its own fold's cut-off
     assert metrics["at_paper_cutoff"]["accuracy"] < 1.0    # 0.8 (d) is a GBM at 0.55
     assert metrics["cutoff_source"] == NESTED_SOURCE
+
+
+# --- the ROI drawn wider or tighter in training ---------------------------------------------
+
+def cached_case(cache_dir, crop_roi_scale) -> "Case":
+    """One case already in the adapter's cache: 1 mm T1CE and T2 crops around a 40 x 30 x 20 mm ROI."""
+    from BrainTumorAILib.training.cases import Case
+    case = Case("case-1", "patient-1", "GBM", roi_ras=[-20.0, 20.0, -15.0, 15.0, -10.0, 10.0])
+    image = sitk.GetImageFromArray(np.random.default_rng(0).normal(size=(40, 60, 70)).astype(np.float32))
+    image.SetOrigin((35.0, 30.0, -20.0))  # LPS: covers the ROI grown by 1.3 on every side
+    image.SetDirection((-1, 0, 0, 0, -1, 0, 0, 0, 1))
+    for name in ("t1ce", "t2"):
+        sitk.WriteImage(image, str(cache_dir / f"case-1_{name}.nii.gz"))
+    geometry = t2_geometry(np.eye(3), (1.0, 1.0, 5.0), origin=(35.0, 30.0, -20.0))
+    (cache_dir / "case-1_t2_geometry.json").write_text(json.dumps({"t2_geometry": geometry,
+                                                                   "crop_roi_scale": crop_roi_scale}))
+    return case
+
+
+def test_training_sections_see_the_roi_drawn_wider_and_tighter_validation_sections_do_not(tmp_path):
+    from BrainTumorAILib.tasks.gbm_met.training import CROP_ROI_SCALE
+    adapter = GbmMetAdapter()
+    adapter.cache_dir = tmp_path
+    case = cached_case(tmp_path, CROP_ROI_SCALE)
+    config = load_config("shin2021-finetune")
+    config.model.update({"input_size": 48, "section_pixel_mm": 1.5, "roi_scale_range": [0.8, 1.25]})
+    def widths(sections):  # pixels across the ROI (left-right) on each section
+        return (np.abs(sections[:, 1]) > 0).any(axis=1).sum(axis=1)
+
+    [(_, plain, _)] = adapter._stacks([case], config, phases=1, train=False)
+    assert widths(plain) == pytest.approx(40 / 1.5, abs=1)  # the ROI as drawn
+    [(_, trained, _)] = adapter._stacks([case], config, phases=16, train=True)
+    assert min(widths(trained)) < 40 / 1.5 - 2 and max(widths(trained)) > 40 / 1.5 + 2
+    assert all(0.8 * 40 / 1.5 - 1 <= w <= 1.25 * 40 / 1.5 + 1 for w in widths(trained))
+    [(_, again, _)] = adapter._stacks([case], config, phases=16, train=True)
+    assert np.array_equal(trained, again)  # drawn from the seed and the case: a resumed run sees the same
+    config.model["roi_scale_range"] = [0.8, CROP_ROI_SCALE + 0.1]  # wider than the cached crop holds
+    with pytest.raises(InputError, match="roi_scale_range"):
+        adapter._stacks([case], config, phases=1, train=True)
+
+
+def test_a_cache_made_with_another_crop_is_prepared_again(tmp_path):
+    from BrainTumorAILib.tasks.gbm_met.training import CROP_ROI_SCALE
+    adapter = GbmMetAdapter()
+    adapter.cache_dir = tmp_path
+    assert adapter._cached(cached_case(tmp_path, CROP_ROI_SCALE))
+    assert not adapter._cached(cached_case(tmp_path, 1.0))

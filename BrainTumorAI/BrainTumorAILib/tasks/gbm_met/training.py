@@ -11,6 +11,7 @@ set's preprocessing records it, so `run` samples the same way).
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,9 @@ from .sections import plan_sections, sample_sections
 
 NORMALISATION = "whitestripe"  # Shin 2021
 CROP_MARGIN_VOXELS = 2  # around the ROI's voxel box, so interpolation at its faces has neighbours
+# the cached crops hold the ROI grown by this factor on every axis, so training can draw the ROI
+# larger than the truth box (`roi_scale_range`); a cache made with another factor is remade
+CROP_ROI_SCALE = 1.3
 CI_METHOD = "bootstrap, 1000 draws of 90% of cases (Shin 2021)"
 DEMO_SET = {
     "task": gbm_met.TASK,
@@ -97,6 +101,11 @@ DEMO_SET = {
 }
 
 
+def scaled_roi(roi: BoxROI, factors: np.ndarray) -> BoxROI:
+    """The same box about the same centre, each edge times its factor."""
+    return BoxROI(roi.center_ras, roi.axes_ras, roi.size_mm * np.asarray(factors, float))
+
+
 def preprocessing_settings(config: TrainingConfig) -> dict:
     """What the registry records as the model set's preprocessing (the runner replays it)."""
     settings = {"reference": "t2", "normalisation": NORMALISATION, "input_size": int(config.model["input_size"])}
@@ -154,20 +163,23 @@ class GbmMetAdapter(TaskAdapter):
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         for index, case in enumerate(cases):
             progress.update("preparing cases", index / len(cases), case.case_id)
-            if self._geometry_path(case).exists():
+            if self._cached(case):
                 continue
             if case.label not in gbm_met.CLASSES or case.roi_ras is None:
                 raise InputError(f"case {case.case_id}: gbm-met training needs a GBM/metastasis label and an ROI")
             images = {name: read_image(case.sequences[name], f"{case.case_id} {name}") for name in ("t1ce", "t2")}
             prepared = preprocess(images, PreprocessOptions(reference="t2", normalisation=NORMALISATION))
-            box = gbm_met.roi_box(prepared.brain_mask, BoxROI.from_ras_bounds(case.roi_ras))
+            roi = BoxROI.from_ras_bounds(case.roi_ras)
+            gbm_met.roi_box(prepared.brain_mask, roi)  # refuses an ROI outside the head
+            box = scaled_roi(roi, np.full(3, CROP_ROI_SCALE)).voxel_box(prepared.brain_mask, case.case_id)
             size = np.array(prepared.brain_mask.GetSize())
             start = np.maximum(np.array(box.start) - CROP_MARGIN_VOXELS, 0)
             stop = np.minimum(np.array(box.stop) + CROP_MARGIN_VOXELS, size)
             for name in ("t1ce", "t2"):
                 crop = sitk.RegionOfInterest(prepared.images[name], (stop - start).tolist(), start.tolist())
                 write_image(crop, self._crop_path(case, name))
-            self._geometry_path(case).write_text(json.dumps(prepared.input_geometry["t2"]))  # written last
+            self._geometry_path(case).write_text(json.dumps(  # written last
+                {"t2_geometry": prepared.input_geometry["t2"], "crop_roi_scale": CROP_ROI_SCALE}))
         progress.update("preparing cases", 1.0, "done")
 
     def _crop_path(self, case: Case, name: str) -> Path:
@@ -176,24 +188,34 @@ class GbmMetAdapter(TaskAdapter):
     def _geometry_path(self, case: Case) -> Path:
         return self.cache_dir / f"{case.case_id}_t2_geometry.json"
 
-    def _stacks(self, cases: list[Case], config: TrainingConfig, phases: int = 1):
+    def _cached(self, case: Case) -> bool:
+        path = self._geometry_path(case)
+        return path.exists() and json.loads(path.read_text()).get("crop_roi_scale") == CROP_ROI_SCALE
+
+    def _stacks(self, cases: list[Case], config: TrainingConfig, phases: int = 1, train: bool = False):
         """(case id, network inputs (k, 3, size, size), class index) per case; with `phases` > 1
-        the sections of lattices shifted by step / phases are stacked too."""
+        the sections of lattices shifted by step / phases are stacked too. In training each lattice
+        may see the ROI drawn wider or tighter (`roi_scale_range`: each axis scaled apart, drawn
+        from the seed and the case, so a resumed run sees the same boxes)."""
         size = int(config.model["input_size"])
+        low, high = config.model.get("roi_scale_range", [1.0, 1.0]) if train else (1.0, 1.0)
+        if not 0 < low <= high <= CROP_ROI_SCALE:
+            raise InputError(f"model.roi_scale_range {[low, high]} must lie within (0, {CROP_ROI_SCALE}]")
         stacks = []
         for case in cases:
             images = {name: read_image(self._crop_path(case, name), case.case_id) for name in ("t1ce", "t2")}
-            geometry = json.loads(self._geometry_path(case).read_text())
+            geometry = json.loads(self._geometry_path(case).read_text())["t2_geometry"]
             roi = BoxROI.from_ras_bounds(case.roi_ras)
-            plans = [plan_sections(roi, geometry, size, phase=p / phases, pixel_mm=config.model.get("section_pixel_mm"))
-                     for p in range(phases)]
+            draws = np.random.default_rng([config.seed, zlib.crc32(case.case_id.encode())]).uniform(low, high, (phases, 3))
+            plans = [plan_sections(scaled_roi(roi, draws[p]), geometry, size, phase=p / phases,
+                                   pixel_mm=config.model.get("section_pixel_mm")) for p in range(phases)]
             sections = [sample_sections(images, plan, gbm_met.INPUT_CHANNELS) for plan in plans]
             stacks.append((case.case_id, np.concatenate(sections), gbm_met.CLASSES.index(case.label)))
         return stacks
 
     def dataset(self, cases: list[Case], config: TrainingConfig, train: bool) -> torch.utils.data.Dataset:
         phases = int(config.model.get("section_phases", 1)) if train else 1
-        return SectionDataset(self._stacks(cases, config, phases), train, config.augmentations)
+        return SectionDataset(self._stacks(cases, config, phases, train), train, config.augmentations)
 
     def build_model(self, config: TrainingConfig) -> torch.nn.Module:
         check_trainable(config)  # never a frozen random backbone
@@ -280,6 +302,7 @@ class GbmMetAdapter(TaskAdapter):
 
     def augmentations_applied(self, config: TrainingConfig) -> list[str]:
         phases = int(config.model.get("section_phases", 1))
+        low, high = (float(v) for v in config.model.get("roi_scale_range", [1.0, 1.0]))
         described = {"flip": "flips along both section axes (p 0.5 each)",
                      "rot90": "0-3 quarter turns of the section",
                      "thick_slice": (f"T1CE and T2 each blurred along one section axis (p 0.5, Gaussian sigma "
@@ -287,7 +310,9 @@ class GbmMetAdapter(TaskAdapter):
                                      "acquisition looks")}
         return (["left-right flip (p 0.5)", "intensity scale 0.9-1.1 and shift -0.1-0.1"]
                 + [described[name] for name in config.augmentations]
-                + ([f"section lattice shifted in {phases} steps of 1/{phases} section"] if phases > 1 else []))
+                + ([f"section lattice shifted in {phases} steps of 1/{phases} section"] if phases > 1 else [])
+                + ([f"ROI edges scaled {low:g}-{high:g} about its centre, each axis apart, per lattice"]
+                   if (low, high) != (1.0, 1.0) else []))
 
     def card_fields(self, metrics: dict, n_cases: int) -> dict:
         chosen = metrics["at_chosen_cutoff"]
