@@ -107,3 +107,11 @@ def test_an_augmentation_the_task_does_not_apply_is_refused_before_any_work(tmp_
     with pytest.raises(InputError, match="tumour-type training does not apply the augmentation.s. thick_slice"):
         run_kfold(create_adapter("tumour-type"), toy_cases(n_patients=4), config, tmp_path / "run")
     assert not (tmp_path / "run").exists()  # refused before preparing a single case
+
+
+def test_a_gbm_met_roi_scale_beyond_the_cached_crop_is_refused_before_any_work(tmp_path):
+    config = toy_config()
+    config.model["roi_scale_range"] = [0.8, 2.0]
+    with pytest.raises(InputError, match="roi_scale_range"):
+        run_kfold(create_adapter("gbm-met"), toy_cases(n_patients=4), config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from ..errors import InputError
 from .augmentation import AUGMENTATIONS
 from .cases import Case
 from .config import TrainingConfig
@@ -27,6 +28,13 @@ class TaskAdapter(ABC):
     needs_validation_predictions: bool = False
     # The `augmentations` names this task's training datasets apply (others are refused, not ignored).
     supported_augmentations: tuple = AUGMENTATIONS
+
+    def check_config(self, config: TrainingConfig) -> None:
+        """Refuse, before any case is prepared, settings this task cannot apply (InputError)."""
+        unsupported = [name for name in config.augmentations if name not in self.supported_augmentations]
+        if unsupported:
+            raise InputError(f"{self.task} training does not apply the augmentation(s) {', '.join(unsupported)} "
+                             f"(it applies: {', '.join(self.supported_augmentations)})")
 
     @abstractmethod
     def prepare(self, cases: list[Case], cache_dir: Path, progress=None) -> None:

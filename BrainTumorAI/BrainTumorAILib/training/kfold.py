@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import InputError
 from ..models.atomic import write_json
 from ..models.weights import load_weights
 from ..progress import NullProgress
@@ -36,10 +35,7 @@ def run_kfold(adapter: TaskAdapter, cases: list[Case], config: TrainingConfig, o
     """
     out_dir = Path(out_dir)
     check_trainable(config)
-    unsupported = [name for name in config.augmentations if name not in adapter.supported_augmentations]
-    if unsupported:
-        raise InputError(f"{adapter.task} training does not apply the augmentation(s) {', '.join(unsupported)} "
-                         f"(it applies: {', '.join(adapter.supported_augmentations)})")
+    adapter.check_config(config)
     with distributed_context(config.device) as ctx:
         progress = (progress or NullProgress()) if ctx.is_main else NullProgress()
         folds = patient_folds(cases, config.folds, config.seed)

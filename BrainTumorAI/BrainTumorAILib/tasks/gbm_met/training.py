@@ -108,6 +108,14 @@ DEMO_SET = {
 }
 
 
+def roi_scale_range(config: TrainingConfig) -> tuple[float, float]:
+    """The factors a training ROI's edges are drawn between; refused beyond what the cached crop holds."""
+    low, high = (float(v) for v in config.model.get("roi_scale_range", [1.0, 1.0]))
+    if not 0 < low <= high <= CROP_ROI_SCALE:
+        raise InputError(f"model.roi_scale_range {[low, high]} must lie within (0, {CROP_ROI_SCALE}]")
+    return low, high
+
+
 def scaled_roi(roi: BoxROI, factors: np.ndarray) -> BoxROI:
     """The same box about the same centre, each edge times its factor."""
     return BoxROI(roi.center_ras, roi.axes_ras, roi.size_mm * np.asarray(factors, float))
@@ -162,6 +170,10 @@ class GbmMetAdapter(TaskAdapter):
     def __init__(self):
         self.cache_dir: Path | None = None
 
+    def check_config(self, config: TrainingConfig) -> None:
+        super().check_config(config)
+        roi_scale_range(config)
+
     def prepare(self, cases: list[Case], cache_dir: Path, progress=None) -> None:
         """Preprocess each case (T2 reference) once and keep the 1 mm images around its ROI, with
         the T2 input's geometry; sections are sampled later, at the configuration's size."""
@@ -205,9 +217,7 @@ class GbmMetAdapter(TaskAdapter):
         may see the ROI drawn wider or tighter (`roi_scale_range`: each axis scaled apart, drawn
         from the seed and the case, so a resumed run sees the same boxes)."""
         size = int(config.model["input_size"])
-        low, high = config.model.get("roi_scale_range", [1.0, 1.0]) if train else (1.0, 1.0)
-        if not 0 < low <= high <= CROP_ROI_SCALE:
-            raise InputError(f"model.roi_scale_range {[low, high]} must lie within (0, {CROP_ROI_SCALE}]")
+        low, high = roi_scale_range(config) if train else (1.0, 1.0)
         stacks = []
         for case in cases:
             images = {name: read_image(self._crop_path(case, name), case.case_id) for name in ("t1ce", "t2")}
@@ -310,7 +320,7 @@ class GbmMetAdapter(TaskAdapter):
 
     def augmentations_applied(self, config: TrainingConfig) -> list[str]:
         phases = int(config.model.get("section_phases", 1))
-        low, high = (float(v) for v in config.model.get("roi_scale_range", [1.0, 1.0]))
+        low, high = roi_scale_range(config)
         described = {"flip": "flips along both section axes (p 0.5 each)",
                      "rot90": "0-3 quarter turns of the section",
                      "thick_slice": (f"T1CE and T2 each blurred along one section axis (p 0.5, Gaussian sigma "
