@@ -10,6 +10,7 @@ import SimpleITK as sitk
 import torch
 from torch import nn
 
+from BrainTumorAILib.errors import InputError
 from BrainTumorAILib.image import lps_to_ras, read_image, same_geometry
 from BrainTumorAILib.models import ModelRegistry, models_dir
 from BrainTumorAILib.models.registry import Architecture
@@ -37,6 +38,25 @@ def test_network_gives_seven_probabilities_that_sum_to_one():
     assert list(result["probabilities"]) == list(tumour_type.CLASSES)
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
     assert result["label"] == max(result["probabilities"], key=result["probabilities"].get)
+
+
+def test_average_and_max_pooling_hands_the_classifier_each_features_mean_and_peak():
+    config = {"widths": [4, 8, 16], "stem_stride": 2, "dropout": 0.0, "pooling": "average_and_max",
+              "pooled_stages": [1, -1]}
+    model = build_network(Architecture("tumour_type_cnn", config)).eval()
+    assert model.classifier.in_features == 2 * (8 + 16)
+    features = {}
+    for index in (1, 2):
+        model.features[index].register_forward_hook(lambda module, args, output, index=index: features.update(
+            {index: output}))
+    inputs = torch.randn(2, 1, 32, 32, 32)
+    with torch.no_grad():
+        logits = model(inputs)
+        pooled = torch.cat([reduce(features[index], dim=(2, 3, 4)) for index in (1, 2)
+                            for reduce in (torch.mean, torch.amax)], dim=1)
+        torch.testing.assert_close(logits, model.classifier(pooled))
+    with pytest.raises(ValueError, match="pooling 'median' is not one of average, average_and_max"):
+        build_network(Architecture("tumour_type_cnn", {**config, "pooling": "median"}))
 
 
 def test_fold_ensemble_is_the_mean_probability_and_reports_agreement():
@@ -122,6 +142,29 @@ def test_grad_cam_peak_lies_on_the_deciding_blob_on_the_t1ce_input_grid(tmp_path
     peak = np.unravel_index(np.argmax(array), array.shape)
     peak_ras = lps_to_ras(cam.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak[::-1])))
     assert np.linalg.norm(peak_ras - blob) < 12.0  # inside the 12 mm blob
+
+
+def test_cases_are_prepared_side_by_side_as_one_at_a_time_would_and_checked_before_any_work(tmp_path):
+    cases = []
+    for index, blob in enumerate(([30.0, -20.0, 15.0], [-25.0, 10.0, -5.0], [0.0, 30.0, 20.0])):
+        path = tmp_path / "inputs" / f"case{index}_t1ce.nii.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sitk.WriteImage(oblique_head(np.array(blob), spacing=(2.5, 2.5, 4.0)), str(path))
+        cases.append(Case(f"case{index}", f"case{index}", "metastasis", {"t1ce": path}))
+    adapter = tumour_type_training.TumourTypeAdapter()
+    adapter.prepare(cases, tmp_path / "cache")
+    options = tumour_type_training.training_options()
+    for case in cases:
+        alone = preprocess({"t1ce": read_image(case.sequences["t1ce"])}, options).images["t1ce"]
+        prepared = read_image(tmp_path / "cache" / f"{case.case_id}_t1ce.nii.gz")
+        assert same_geometry(prepared, alone)
+        np.testing.assert_allclose(sitk.GetArrayFromImage(prepared), sitk.GetArrayFromImage(alone), rtol=1e-5)
+    assert not list((tmp_path / "cache").glob("partial_*"))
+    unlabelled = [Case("new0", "new0", "metastasis", {"t1ce": cases[0].sequences["t1ce"]}),
+                  Case("new1", "new1", "glioma", {"t1ce": cases[1].sequences["t1ce"]})]
+    with pytest.raises(InputError, match="case new1: label 'glioma' is not a tumour type"):
+        adapter.prepare(unlabelled, tmp_path / "cache")
+    assert not (tmp_path / "cache" / "new0_t1ce.nii.gz").exists()
 
 
 def test_seed_internal_result_from_its_counts(tmp_path, monkeypatch):

@@ -7,6 +7,10 @@ them). Global average pooling and one linear layer give the class scores; `forwa
 logits (the loss and the task apply the softmax). Widths are a parameter so a reduced-width
 variant can be bundled as demo weights; `stem_stride` 2 halves the grid in the first stage
 too, and `cam_stage` picks the stage whose output Grad-CAM reads (the last by default).
+`pooling` "average_and_max" (not in Chakrabarty 2021) gives the classifier the global maximum of
+each feature beside its mean, so a few small foci (metastases of a few voxels) are not averaged
+away over the whole head; `pooled_stages` (default: the last) names the stages whose pooled
+features are joined for the classifier, so a finer stage's peaks can reach it too.
 
 `lesion_stage` (not in Chakrabarty 2021) adds a 1x1x1 convolution that maps that stage's
 features to lesion logits. In training mode `forward` then returns (class logits, lesion
@@ -24,17 +28,20 @@ from torch import nn
 
 N_CLASSES = 7  # hgg, lgg, metastasis, meningioma, pituitary, schwannoma, healthy
 DEFAULT_WIDTHS = (16, 32, 64, 128, 256)  # the summary gives no widths: a full-size guess
+POOLINGS = ("average", "average_and_max")
 
 
 class TumourTypeCNN(nn.Module):
-    """Stages of [convolutional block, context block], global average pooling, linear classifier."""
+    """Stages of [convolutional block, context block], global pooling, linear classifier."""
 
     def __init__(self, in_channels: int = 1, num_classes: int = N_CLASSES, widths=DEFAULT_WIDTHS,
                  dropout: float = 0.3, norm: str = "instance", stem_stride: int = 1, cam_stage: int = -1,
-                 lesion_stage: int | None = None):
+                 lesion_stage: int | None = None, pooling: str = "average", pooled_stages=(-1,)):
         super().__init__()
         if not widths:
             raise ValueError("widths must name at least one stage")
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling {pooling!r} is not one of {', '.join(POOLINGS)}")
         stages, channels = [], in_channels
         for index, width in enumerate(widths):
             stride = stem_stride if index == 0 else 2
@@ -45,8 +52,10 @@ class TumourTypeCNN(nn.Module):
             ))))
             channels = width
         self.features = nn.Sequential(OrderedDict(stages))
-        self.pool = nn.AdaptiveAvgPool3d(1)
-        self.classifier = nn.Linear(channels, num_classes)
+        self.pools = nn.ModuleList([nn.AdaptiveAvgPool3d(1)]
+                                   + ([nn.AdaptiveMaxPool3d(1)] if pooling == "average_and_max" else []))
+        self.pooled_stages = sorted({range(len(widths))[stage] for stage in pooled_stages})
+        self.classifier = nn.Linear(sum(widths[stage] for stage in self.pooled_stages) * len(self.pools), num_classes)
         self.cam_layer = f"features.stage{range(len(widths))[cam_stage]}"  # for MONAI's GradCAM
         self.lesion_stage = None if lesion_stage is None else range(len(widths))[lesion_stage]
         self.lesion_head = None if lesion_stage is None else nn.Conv3d(widths[self.lesion_stage], 1, kernel_size=1)
@@ -55,12 +64,14 @@ class TumourTypeCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=torch.channels_last_3d)
-        lesion_features = None
+        lesion_features, pooled = None, []
         for index, stage in enumerate(self.features):
             x = stage(x)
             if index == self.lesion_stage:
                 lesion_features = x
-        logits = self.classifier(torch.flatten(self.pool(x), 1))
+            if index in self.pooled_stages:
+                pooled += [torch.flatten(pool(x), 1) for pool in self.pools]
+        logits = self.classifier(torch.cat(pooled, dim=1))
         if self.training and self.lesion_head is not None:
             return logits, self.lesion_head(lesion_features)
         return logits
@@ -68,5 +79,7 @@ class TumourTypeCNN(nn.Module):
 
 def build_tumour_type_cnn(in_channels: int = 1, num_classes: int = N_CLASSES, widths=DEFAULT_WIDTHS,
                           dropout: float = 0.3, norm: str = "instance", stem_stride: int = 1,
-                          cam_stage: int = -1, lesion_stage: int | None = None) -> TumourTypeCNN:
-    return TumourTypeCNN(in_channels, num_classes, tuple(widths), dropout, norm, stem_stride, cam_stage, lesion_stage)
+                          cam_stage: int = -1, lesion_stage: int | None = None,
+                          pooling: str = "average", pooled_stages=(-1,)) -> TumourTypeCNN:
+    return TumourTypeCNN(in_channels, num_classes, tuple(widths), dropout, norm, stem_stride, cam_stage, lesion_stage,
+                         pooling, tuple(pooled_stages))

@@ -15,6 +15,7 @@ packs the class index and the lesion fractions of that stage's grid (NaN: no seg
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from ...metrics import evaluate_multiclass
 from ...metrics.plots import plot_confusion_matrix, plot_one_vs_rest_roc, plot_precision_recall
 from ...networks import build_tumour_type_cnn
 from ...preprocessing import PreprocessOptions, preprocess, resample
+from ...preprocessing.registration import itk_threads
 from ...progress import NullProgress
 from ...training.adapter import TaskAdapter
 from ...training.cases import Case
@@ -224,22 +226,38 @@ class TumourTypeAdapter(TaskAdapter):
 
     def prepare(self, cases: list[Case], cache_dir: Path, progress=None) -> None:
         """Preprocess each case's T1CE once (bias-corrected, on its own grid); the fixed grid is
-        applied per configuration later."""
+        applied per configuration later. Cases are checked before any work, then prepared as many
+        at once as ITK's thread budget allows, each N4 on one ITK thread (SimpleITK releases
+        Python's lock while it works; N4 of one small volume does not keep two threads busy)."""
         progress = progress or NullProgress()
         self.cache_dir = Path(cache_dir)
         self.cache_dir.mkdir(parents=True, exist_ok=True)
-        for index, case in enumerate(cases):
-            progress.update("preparing cases", index / len(cases), case.case_id)
-            if self._path(case).exists():
-                continue
+        pending = [case for case in cases if not self._path(case).exists()]
+        for case in pending:
             if case.label not in tumour_type.CLASSES:
                 raise InputError(f"case {case.case_id}: label {case.label!r} is not a tumour type "
                                  f"({', '.join(tumour_type.CLASSES)})")
             if "t1ce" not in case.sequences:
                 raise InputError(f"case {case.case_id}: tumour-type training needs a T1CE")
-            image = read_image(case.sequences["t1ce"], f"{case.case_id} t1ce")
-            write_image(preprocess({"t1ce": image}, training_options()).images["t1ce"], self._path(case))
+        workers = max(1, min(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(), len(pending)))
+        pool = ThreadPoolExecutor(workers)
+        try:
+            with itk_threads(1):
+                futures = [pool.submit(self._prepare_case, case) for case in pending]
+                for done, future in enumerate(as_completed(futures)):
+                    progress.update("preparing cases", (done + 1) / len(futures), future.result())
+        finally:  # on Ctrl-C the cases not started yet are dropped
+            pool.shutdown(wait=True, cancel_futures=True)
         progress.update("preparing cases", 1.0, "done")
+
+    def _prepare_case(self, case: Case) -> str:
+        image = read_image(case.sequences["t1ce"], f"{case.case_id} t1ce")
+        corrected = preprocess({"t1ce": image}, training_options()).images["t1ce"]
+        # written under a temporary name first: a case cut off half-way is not taken as prepared
+        partial = self._path(case).with_name(f"partial_{self._path(case).name}")
+        write_image(corrected, partial)
+        partial.replace(self._path(case))
+        return case.case_id
 
     def _path(self, case: Case) -> Path:
         return self.cache_dir / f"{case.case_id}_t1ce.nii.gz"
@@ -277,7 +295,9 @@ class TumourTypeAdapter(TaskAdapter):
                            "dropout": float(model.get("dropout", 0.3)), "norm": model.get("norm", "instance"),
                            "stem_stride": int(model.get("stem_stride", 1)),
                            "cam_stage": int(model.get("cam_stage", -1)),
-                           "lesion_stage": None if lesion_stage is None else int(lesion_stage)}}
+                           "lesion_stage": None if lesion_stage is None else int(lesion_stage),
+                           "pooling": model.get("pooling", "average"),
+                           "pooled_stages": [int(stage) for stage in model.get("pooled_stages", [-1])]}}
 
     def loss_function(self, config: TrainingConfig) -> torch.nn.Module:
         name = config.loss.get("name", "cross_entropy")
