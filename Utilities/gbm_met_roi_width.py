@@ -32,12 +32,6 @@ from BrainTumorAILib.threads import configure_threads
 from BrainTumorAILib.training.independent_cohort_evaluation import make_test_cohort
 
 
-def scaled_bounds(bounds, factor: float) -> list[float]:
-    box = np.asarray(bounds, float).reshape(3, 2)
-    centre, half = box.mean(axis=1), (box[:, 1] - box[:, 0]) / 2 * factor
-    return np.stack([centre - half, centre + half], axis=1).ravel().tolist()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, required=True, help="cohort and figures")
@@ -60,7 +54,7 @@ def main() -> None:
         prepared = preprocess(images, PreprocessOptions(reference="t2", normalisation=NORMALISATION))
         for path, (model_set, models) in sets.items():
             for factor in factors:
-                roi = BoxROI.from_ras_bounds(scaled_bounds(truth["roi_ras_by_sequence"]["t2"], factor))
+                roi = BoxROI.from_ras_bounds(truth["roi_ras_by_sequence"]["t2"]).scaled(factor)
                 result, _ = gbm_met.predict(
                     models, prepared.images, prepared.brain_mask, roi, int(model_set.preprocessing["input_size"]),
                     float(model_set.thresholds["predictive_index"]), torch.device("cpu"), with_cam=False,

@@ -127,6 +127,10 @@ class BoxROI:
         Path(path).write_text(json.dumps(document, indent=2))
         return Path(path)
 
+    def scaled(self, factors) -> "BoxROI":
+        """The same box about the same centre and axes, each edge times its factor (one or three)."""
+        return BoxROI(self.center_ras, self.axes_ras, self.size_mm * np.broadcast_to(np.asarray(factors, float), (3,)))
+
     def corners_ras(self) -> np.ndarray:
         """The eight corners, (8, 3) RAS mm."""
         signs = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=float)

@@ -44,6 +44,18 @@ def test_written_markups_file_reads_back(tmp_path):
         np.testing.assert_allclose(back.corners_ras(), roi.corners_ras(), atol=1e-9)
 
 
+def test_a_scaled_rotated_box_keeps_its_centre_and_axes_and_scales_each_edge():
+    roi = BoxROI.from_markups_json(DATA / "roi_rotated_RAS.mrk.json")
+    wider = roi.scaled([1.25, 0.8, 1.0])
+    np.testing.assert_allclose(wider.center_ras, roi.center_ras)
+    np.testing.assert_allclose(wider.axes_ras, roi.axes_ras)
+    np.testing.assert_allclose(wider.size_mm, roi.size_mm * [1.25, 0.8, 1.0])
+    # each corner moves along the box's own (rotated) axes, about the centre, in physical space
+    local = (wider.corners_ras() - roi.center_ras) @ roi.axes_ras
+    np.testing.assert_allclose(np.abs(local), np.tile(wider.size_mm / 2, (8, 1)), atol=1e-9)
+    np.testing.assert_allclose(roi.scaled(1.3).size_mm, roi.size_mm * 1.3)
+
+
 def test_rotated_mask_on_an_oblique_anisotropic_grid_is_exact_in_physical_space():
     volume = make_image(size=(60, 70, 20), spacing=(0.8, 0.9, 3.0), origin=(-20, 0, -10))
     roi = BoxROI.from_markups_json(DATA / "roi_rotated_RAS.mrk.json")

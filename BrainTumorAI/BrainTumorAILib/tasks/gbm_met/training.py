@@ -116,11 +116,6 @@ def roi_scale_range(config: TrainingConfig) -> tuple[float, float]:
     return low, high
 
 
-def scaled_roi(roi: BoxROI, factors: np.ndarray) -> BoxROI:
-    """The same box about the same centre, each edge times its factor."""
-    return BoxROI(roi.center_ras, roi.axes_ras, roi.size_mm * np.asarray(factors, float))
-
-
 def preprocessing_settings(config: TrainingConfig) -> dict:
     """What the registry records as the model set's preprocessing (the runner replays it)."""
     settings = {"reference": "t2", "normalisation": NORMALISATION, "input_size": int(config.model["input_size"])}
@@ -190,7 +185,7 @@ class GbmMetAdapter(TaskAdapter):
             prepared = preprocess(images, PreprocessOptions(reference="t2", normalisation=NORMALISATION))
             roi = BoxROI.from_ras_bounds(case.roi_ras)
             gbm_met.roi_box(prepared.brain_mask, roi)  # refuses an ROI outside the head
-            box = scaled_roi(roi, np.full(3, CROP_ROI_SCALE)).voxel_box(prepared.brain_mask, case.case_id)
+            box = roi.scaled(CROP_ROI_SCALE).voxel_box(prepared.brain_mask, case.case_id)
             size = np.array(prepared.brain_mask.GetSize())
             start = np.maximum(np.array(box.start) - CROP_MARGIN_VOXELS, 0)
             stop = np.minimum(np.array(box.stop) + CROP_MARGIN_VOXELS, size)
@@ -225,7 +220,7 @@ class GbmMetAdapter(TaskAdapter):
             roi = BoxROI.from_ras_bounds(case.roi_ras)
             rng = np.random.default_rng([config.seed, zlib.crc32(case.case_id.encode())])
             draws = rng.uniform(low, high, (phases, 3))
-            plans = [plan_sections(scaled_roi(roi, draws[p]), geometry, size, phase=p / phases,
+            plans = [plan_sections(roi.scaled(draws[p]), geometry, size, phase=p / phases,
                                    pixel_mm=config.model.get("section_pixel_mm")) for p in range(phases)]
             sections = [sample_sections(images, plan, gbm_met.INPUT_CHANNELS) for plan in plans]
             stacks.append((case.case_id, np.concatenate(sections), gbm_met.CLASSES.index(case.label)))
