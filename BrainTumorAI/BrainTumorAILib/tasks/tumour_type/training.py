@@ -74,8 +74,15 @@ DEMO_SET = {
     # 0.3 0.59; learning rate 3e-3 0.55 (measured).
     # Grad-CAM reads the lesion-supervised stage: for an earlier set its peak fell on the lesion in
     # 5 of 6 oblique test phantoms, against 0 of 6 for the last stage and 0 of 6 for the third.
+    # The classifier reads each feature's mean and peak over the head, of the last stage and of the
+    # lesion-supervised second stage (16 mm cells): averaged alone, a few small metastases vanish
+    # into the whole head. Cross-validated on the same 800 (two of three folds at the time of
+    # choosing): 0.82 right, metastasis 0.72, low-grade glioma 0.79, against 0.78, 0.62 and 0.64 for
+    # the last stage's mean alone; fold 0's validation score after 47 epochs 0.76, against 0.67
+    # with the last stage's mean and peak only (measured).
     "overrides": {"model": {"num_classes": 7, "norm": "instance", "widths": [16, 32, 64, 128], "stem_stride": 2,
                             "dropout": 0.0, "cam_stage": 1, "lesion_stage": 1,
+                            "pooling": "average_and_max", "pooled_stages": [1, -1],
                             "input_grid": {"size": 48, "spacing_mm": 4.0}},
                   "loss": {"name": "cross_entropy", "lesion_weight": 1.0},
                   "epochs": 60, "batch_size": 8, "learning_rate": 1e-3, "lr_scheduler": "plateau",
@@ -92,12 +99,15 @@ DEMO_SET = {
     "limitations": [
         "Differences from Chakrabarty 2021 (the authors' public configuration is the chakrabarty2021 preset): "
         "48^3 grid of 4 mm voxels instead of 128^3; widths 16-128 over 4 stages with a stride-2 first stage "
-        "instead of 16-256 over 5; lr 1e-3 with plateau halving, batch 8, 60 epochs, no L2 penalty, 3 folds "
-        "instead of lr 5e-4, batch 5, 200 epochs, L2 1e-5.",
+        "instead of 16-256 over 5; lr 1e-3 with plateau halving, batch 8, 60 epochs, 3 folds instead of lr 5e-4, "
+        "batch 5, 200 epochs (L2 1e-5 as the paper).",
+        "The classifier reads each feature's mean and peak over the head, of the last stage and of the second "
+        "(lesion-supervised) stage, where the paper averages the last stage only: a few small metastases are "
+        "otherwise averaged away (cross-validated accuracy 0.825 against 0.78, metastasis 0.73 against 0.62).",
         "An auxiliary lesion loss (not in the paper) supervises the second stage with the phantoms' lesion "
         "masks, and Grad-CAM is read on that stage, not post hoc on the last one (for an earlier set, the last "
         "stage's peak fell on the lesion in 0 of 6 oblique test phantoms, the supervised stage's in 5). For this "
-        "set the peak lies within 10 mm of the lesion in 6 of 10 oblique anisotropic test phantoms (five lesion "
+        "set the peak lies within 10 mm of the lesion in 7 of 10 oblique anisotropic test phantoms (five lesion "
         "classes); where the class is misread it can lie far off. The paper preset reads the last stage.",
         "Augmentation: left-right flips, small rotations, shifts and scalings, intensity jitter; the paper "
         "flips on all three axes only.",
