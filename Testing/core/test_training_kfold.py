@@ -109,6 +109,19 @@ def test_an_augmentation_the_task_does_not_apply_is_refused_before_any_work(tmp_
     assert not (tmp_path / "run").exists()  # refused before preparing a single case
 
 
+@pytest.mark.parametrize("setting, message", [
+    ({"pooling": "median"}, "model setting: pooling 'median' is not one of average, average_and_max"),
+    ({"pooled_stages": [1, 7]}, "model setting: pooled_stages 7 names no stage"),
+    ({"lesion_stage": -9}, "model setting: lesion_stage -9 names no stage"),
+])
+def test_a_tumour_type_network_setting_it_cannot_build_is_refused_before_any_work(tmp_path, setting, message):
+    config = toy_config()
+    config.model.update(setting)
+    with pytest.raises(InputError, match=message):
+        run_kfold(create_adapter("tumour-type"), toy_cases(n_patients=4), config, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_gbm_met_roi_scale_beyond_the_cached_crop_is_refused_before_any_work(tmp_path):
     config = toy_config()
     config.model["roi_scale_range"] = [0.8, 2.0]

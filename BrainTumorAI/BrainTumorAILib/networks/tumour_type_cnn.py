@@ -31,6 +31,13 @@ DEFAULT_WIDTHS = (16, 32, 64, 128, 256)  # the summary gives no widths: a full-s
 POOLINGS = ("average", "average_and_max")
 
 
+def stage_index(index: int, n_stages: int, option: str) -> int:
+    """`index` (negative counts from the last stage) as a stage number; ValueError naming `option` if none."""
+    if not -n_stages <= int(index) < n_stages:
+        raise ValueError(f"{option} {index} names no stage (the network has {n_stages})")
+    return range(n_stages)[int(index)]
+
+
 class TumourTypeCNN(nn.Module):
     """Stages of [convolutional block, context block], global pooling, linear classifier."""
 
@@ -54,10 +61,10 @@ class TumourTypeCNN(nn.Module):
         self.features = nn.Sequential(OrderedDict(stages))
         self.pools = nn.ModuleList([nn.AdaptiveAvgPool3d(1)]
                                    + ([nn.AdaptiveMaxPool3d(1)] if pooling == "average_and_max" else []))
-        self.pooled_stages = sorted({range(len(widths))[stage] for stage in pooled_stages})
+        self.pooled_stages = sorted({stage_index(stage, len(widths), "pooled_stages") for stage in pooled_stages})
         self.classifier = nn.Linear(sum(widths[stage] for stage in self.pooled_stages) * len(self.pools), num_classes)
-        self.cam_layer = f"features.stage{range(len(widths))[cam_stage]}"  # for MONAI's GradCAM
-        self.lesion_stage = None if lesion_stage is None else range(len(widths))[lesion_stage]
+        self.cam_layer = f"features.stage{stage_index(cam_stage, len(widths), 'cam_stage')}"  # for MONAI's GradCAM
+        self.lesion_stage = None if lesion_stage is None else stage_index(lesion_stage, len(widths), "lesion_stage")
         self.lesion_head = None if lesion_stage is None else nn.Conv3d(widths[self.lesion_stage], 1, kernel_size=1)
         # oneDNN runs 3D convolutions several times faster on CPU in channels-last order (measured).
         self.to(memory_format=torch.channels_last_3d)

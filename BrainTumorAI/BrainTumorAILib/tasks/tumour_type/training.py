@@ -294,6 +294,14 @@ class TumourTypeAdapter(TaskAdapter):
     def dataset(self, cases: list[Case], config: TrainingConfig, train: bool) -> torch.utils.data.Dataset:
         return VolumeDataset(self._items(cases, config), train, stage_size(config), config)
 
+    def check_config(self, config: TrainingConfig) -> None:
+        """Also refuses network settings it cannot build (pooling, stage numbers) before any case is prepared."""
+        super().check_config(config)
+        try:
+            self.build_model(config)
+        except ValueError as error:
+            raise InputError(f"tumour-type training: model setting: {error}") from None
+
     def build_model(self, config: TrainingConfig) -> torch.nn.Module:
         return build_tumour_type_cnn(**self.architecture(config)["config"])
 
