@@ -20,6 +20,7 @@ from BrainTumorAILib.synthetic import TUMOUR_TYPE_OF_KIND, make_case
 from BrainTumorAILib.tasks.tumour_type import method as tumour_type
 from BrainTumorAILib.tasks.tumour_type import training as tumour_type_training
 from BrainTumorAILib.training.cases import Case
+from BrainTumorAILib.training.config import load_config
 from conftest import CHAKRABARTY_CONFUSION, rotation_matrix
 
 CPU = torch.device("cpu")
@@ -96,7 +97,8 @@ def test_fixed_grid_is_ras_aligned_head_centred_and_blind_to_linear_intensity_ch
     image = oblique_head(blob)
     grid = tumour_type.InputGrid(40, 5.0)
     array, target = tumour_type.network_input(image, grid)
-    assert array.shape == (40, 40, 40)
+    assert array.shape == (1, 40, 40, 40)
+    array = array[0]
     np.testing.assert_allclose(np.array(target.GetDirection()).reshape(3, 3), np.diag([-1, -1, 1]))
     centre_lps = np.array(target.TransformContinuousIndexToPhysicalPoint([19.5] * 3))
     assert np.linalg.norm(centre_lps) < 3.0  # the head is centred on the origin
@@ -106,7 +108,33 @@ def test_fixed_grid_is_ras_aligned_head_centred_and_blind_to_linear_intensity_ch
     assert np.linalg.norm(peak_ras - blob) < 10.0
     # what the reference space's z-score does to intensities does not reach the network
     scaled = sitk.ShiftScale(image, shift=-30.0, scale=0.5)
+    np.testing.assert_allclose(tumour_type.network_input(scaled, grid)[0][0], array, atol=0.01)
+
+
+def test_peak_channel_keeps_a_small_focus_that_the_averaged_channel_dilutes():
+    blob = np.array([30.0, -20.0, 15.0])
+    image = oblique_head(blob, blob_radius_mm=3.0)
+    grid = tumour_type.InputGrid(40, 5.0, ("t1ce", "t1ce_peak"))
+    array, target = tumour_type.network_input(image, grid)
+    assert array.shape == (2, 40, 40, 40)
+    np.testing.assert_array_equal(array[0], tumour_type.network_input(image, tumour_type.InputGrid(40, 5.0))[0][0])
+    head_level = [np.median(channel[array[0] > 0]) for channel in array]  # air lies far below 0
+    heights = []
+    for channel, level in zip(array, head_level):
+        peak = np.unravel_index(np.argmax(channel), channel.shape)
+        peak_ras = lps_to_ras(target.TransformIndexToPhysicalPoint(tuple(int(v) for v in peak[::-1])))
+        assert np.linalg.norm(peak_ras - blob) < 10.0  # on the focus, in physical space
+        heights.append(channel.max() - level)
+    assert heights[1] > 2 * heights[0]  # the focus stands out more than twice as far in the peak channel
+    scaled = sitk.ShiftScale(image, shift=-30.0, scale=0.5)
     np.testing.assert_allclose(tumour_type.network_input(scaled, grid)[0], array, atol=0.01)
+
+
+@pytest.mark.parametrize("channels", [("t1ce_peak",), ("t1ce", "t1ce"), ("t1ce", "flair"), ()])
+def test_input_grid_refuses_channels_it_cannot_make(channels):
+    with pytest.raises(InputError, match="channels"):
+        tumour_type.InputGrid.from_settings({"input_grid": {"size": 40, "spacing_mm": 5.0,
+                                                            "channels": list(channels)}})
 
 
 class BrightnessDetector(nn.Module):
@@ -165,6 +193,28 @@ def test_cases_are_prepared_side_by_side_as_one_at_a_time_would_and_checked_befo
     with pytest.raises(InputError, match="case new1: label 'glioma' is not a tumour type"):
         adapter.prepare(unlabelled, tmp_path / "cache")
     assert not (tmp_path / "cache" / "new0_t1ce.nii.gz").exists()
+
+
+def test_a_two_channel_grid_reaches_training_the_network_and_the_model_set(tmp_path):
+    cases = []
+    for index, blob in enumerate(([30.0, -20.0, 15.0], [-25.0, 10.0, -5.0])):
+        path = tmp_path / "inputs" / f"case{index}_t1ce.nii.gz"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sitk.WriteImage(oblique_head(np.array(blob), blob_radius_mm=3.0, spacing=(2.5, 2.5, 4.0)), str(path))
+        cases.append(Case(f"case{index}", f"case{index}", "metastasis", {"t1ce": path}))
+    grid = {"size": 24, "spacing_mm": 8.0, "channels": ["t1ce", "t1ce_peak"]}
+    config = dataclasses.replace(load_config("chakrabarty2021"), model={"widths": [4, 8], "input_grid": grid})
+    adapter = tumour_type_training.TumourTypeAdapter()
+    adapter.prepare(cases, tmp_path / "cache")
+    sample = adapter.dataset(cases, config, train=True)[0]
+    assert sample["input"].shape == (2, 24, 24, 24)
+    model = adapter.build_model(config).eval()
+    assert model(sample["input"][None]).shape == (1, 7)
+    entry = adapter.model_set_entry(config)
+    assert entry["architecture"]["config"]["in_channels"] == 2
+    assert tumour_type.InputGrid.from_settings(entry["preprocessing"]).channels == ("t1ce", "t1ce_peak")
+    # a model set recorded before channels existed reads as the averaged T1CE alone
+    assert tumour_type.InputGrid.from_settings({"input_grid": {"size": 48, "spacing_mm": 4.0}}).channels == ("t1ce",)
 
 
 def test_seed_internal_result_from_its_counts(tmp_path, monkeypatch):

@@ -168,7 +168,7 @@ class VolumeDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         case_id, volume, lesion, label = self.items[index]
-        sample = self.transform({"input": volume[None].astype(np.float32), "lesion": lesion[None].astype(np.float32)})
+        sample = self.transform({"input": volume.astype(np.float32), "lesion": lesion[None].astype(np.float32)})
         target = torch.tensor([float(label)])
         if self.lesion_size is not None:
             fraction = F.adaptive_avg_pool3d(sample["lesion"][None], self.lesion_size)[0, 0]
@@ -274,18 +274,20 @@ class TumourTypeAdapter(TaskAdapter):
         return self.cache_dir / f"{case.case_id}_t1ce.nii.gz"
 
     def _items(self, cases: list[Case], config: TrainingConfig) -> list[tuple]:
-        """(case id, fixed-grid volume, lesion fractions or NaN, class index) per case, memoised per grid.
+        """(case id, fixed-grid volume (channel, k, j, i), lesion fractions or NaN, class index) per
+        case, memoised per grid and channels.
 
         A case's segmentation must be in its T1CE's physical space (as BraTS and synthetic ones are).
         """
         grid = input_grid(config)
         items = []
         for case in cases:
-            path = self.cache_dir / f"{case.case_id}_grid{grid.size}_{grid.spacing_mm:g}mm.npz"
+            channels = "+".join(grid.channels)
+            path = self.cache_dir / f"{case.case_id}_grid{grid.size}_{grid.spacing_mm:g}mm_{channels}.npz"
             if not path.exists():
                 volume, target = tumour_type.network_input(read_image(self._path(case), case.case_id), grid)
                 lesion = (lesion_fraction(read_image(case.seg, f"{case.case_id} segmentation"), target)
-                          if case.seg is not None else np.full(volume.shape, np.nan, np.float32))
+                          if case.seg is not None else np.full(volume.shape[1:], np.nan, np.float32))
                 np.savez(path, volume=volume.astype(np.float16), lesion=lesion.astype(np.float16))
             cached = np.load(path)
             items.append((case.case_id, cached["volume"], cached["lesion"], tumour_type.CLASSES.index(case.label)))
@@ -309,7 +311,7 @@ class TumourTypeAdapter(TaskAdapter):
         model = config.model
         lesion_stage = model.get("lesion_stage")
         return {"name": "tumour_type_cnn",
-                "config": {"in_channels": 1, "num_classes": len(tumour_type.CLASSES),
+                "config": {"in_channels": len(input_grid(config).channels), "num_classes": len(tumour_type.CLASSES),
                            "widths": list(model.get("widths", [16, 32, 64, 128, 256])),
                            "dropout": float(model.get("dropout", 0.3)), "norm": model.get("norm", "instance"),
                            "stem_stride": int(model.get("stem_stride", 1)),
@@ -334,7 +336,7 @@ class TumourTypeAdapter(TaskAdapter):
         device = next(models[0].parameters()).device
         predictions = {}
         for case_id, volume, _, _ in self._items(cases, config):
-            inputs = torch.from_numpy(volume.astype(np.float32))[None, None]
+            inputs = torch.from_numpy(volume.astype(np.float32))[None]
             decision = tumour_type.decide(tumour_type.fold_probabilities(models, inputs, device)[:, 0])
             predictions[case_id] = {"label": decision["label"], "probabilities": decision["probabilities"]}
         return predictions
