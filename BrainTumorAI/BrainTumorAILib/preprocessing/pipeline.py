@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -32,7 +31,8 @@ from .histogram import equalise_histogram_per_slice
 from .inputs import check_inputs
 from .normalisation import normalise
 from .options import SEQUENCES, PreprocessOptions
-from .registration import itk_threads, register_rigid
+from .registration import register_rigid
+from .step_pool import itk_step_pool
 
 # Ties for the hub go to the 3D T1-weighted scans; deepbet was trained on T1-weighted heads.
 HUB_PRIORITY = ("t1ce", "t1", "flair", "t2")
@@ -128,18 +128,13 @@ class Preprocessor:
         Python's lock while it works, so the steps share the cores; one thread per registration
         keeps its sums in a fixed order (bit-identical runs, see registration.py), which threads
         inside one registration do not. A stage's time is then the sum over its steps."""
-        workers = max(1, min(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(), len(self.images)))
-        pool = ThreadPoolExecutor(workers)
-        try:
-            with itk_threads(1):
-                list(pool.map(self.corrected, self.images))
-                later = [pool.submit(self.from_hub, name) for name in self.images if options.registration]
-                if options.brain_extraction != "none":
-                    later.append(pool.submit(self.native_brain_mask))
-                for future in later:
-                    future.result()
-        finally:  # on Ctrl-C or a stage timeout the steps not started yet are dropped
-            pool.shutdown(wait=True, cancel_futures=True)
+        with itk_step_pool(len(self.images)) as pool:
+            list(pool.map(self.corrected, self.images))
+            later = [pool.submit(self.from_hub, name) for name in self.images if options.registration]
+            if options.brain_extraction != "none":
+                later.append(pool.submit(self.native_brain_mask))
+            for future in later:
+                future.result()
 
     def _count_steps(self, options: PreprocessOptions) -> int:
         steps = sum(name not in self._corrected for name in self.images)

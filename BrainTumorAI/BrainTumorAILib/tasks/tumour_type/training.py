@@ -15,7 +15,7 @@ packs the class index and the lesion fractions of that stage's grid (NaN: no seg
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +37,7 @@ from ...metrics import evaluate_multiclass
 from ...metrics.plots import plot_confusion_matrix, plot_one_vs_rest_roc, plot_precision_recall
 from ...networks import build_tumour_type_cnn
 from ...preprocessing import PreprocessOptions, preprocess, resample
-from ...preprocessing.registration import itk_threads
+from ...preprocessing.step_pool import itk_step_pool
 from ...progress import NullProgress
 from ...training.adapter import TaskAdapter
 from ...training.cases import Case
@@ -250,15 +250,10 @@ class TumourTypeAdapter(TaskAdapter):
                                  f"({', '.join(tumour_type.CLASSES)})")
             if "t1ce" not in case.sequences:
                 raise InputError(f"case {case.case_id}: tumour-type training needs a T1CE")
-        workers = max(1, min(sitk.ProcessObject.GetGlobalDefaultNumberOfThreads(), len(pending)))
-        pool = ThreadPoolExecutor(workers)
-        try:
-            with itk_threads(1):
-                futures = [pool.submit(self._prepare_case, case) for case in pending]
-                for done, future in enumerate(as_completed(futures)):
-                    progress.update("preparing cases", (done + 1) / len(futures), future.result())
-        finally:  # on Ctrl-C the cases not started yet are dropped
-            pool.shutdown(wait=True, cancel_futures=True)
+        with itk_step_pool(len(pending)) as pool:
+            futures = [pool.submit(self._prepare_case, case) for case in pending]
+            for done, future in enumerate(as_completed(futures)):
+                progress.update("preparing cases", (done + 1) / len(futures), future.result())
         progress.update("preparing cases", 1.0, "done")
 
     def _prepare_case(self, case: Case) -> str:
