@@ -211,7 +211,8 @@ class GbmMetAdapter(TaskAdapter):
         the sections of lattices shifted by step / phases are stacked too. In training each lattice
         may see the ROI drawn wider or tighter (`roi_scale_range`: each axis scaled apart, drawn
         from the seed and the case, so a resumed run sees the same boxes)."""
-        size = int(config.model["input_size"])
+        # the very settings the runner replays: training and inference sections cannot drift apart
+        settings = preprocessing_settings(config)
         low, high = roi_scale_range(config) if train else (1.0, 1.0)
         stacks = []
         for case in cases:
@@ -220,8 +221,8 @@ class GbmMetAdapter(TaskAdapter):
             roi = BoxROI.from_ras_bounds(case.roi_ras)
             rng = np.random.default_rng([config.seed, zlib.crc32(case.case_id.encode())])
             draws = rng.uniform(low, high, (phases, 3))
-            plans = [plan_sections(roi.scaled(draws[p]), geometry, size, phase=p / phases,
-                                   pixel_mm=config.model.get("section_pixel_mm")) for p in range(phases)]
+            plans = [plan_sections(roi.scaled(draws[p]), geometry, settings["input_size"], phase=p / phases,
+                                   pixel_mm=settings.get("section_pixel_mm")) for p in range(phases)]
             sections = [sample_sections(images, plan, gbm_met.INPUT_CHANNELS) for plan in plans]
             stacks.append((case.case_id, np.concatenate(sections), gbm_met.CLASSES.index(case.label)))
         return stacks
