@@ -3,6 +3,7 @@
 Run as a script, this file is the worker each torchrun process executes.
 """
 
+import faulthandler
 import json
 import subprocess
 import sys
@@ -86,4 +87,5 @@ def test_gathered_validation_equals_a_single_process_evaluation(ranks):
 
 
 if __name__ == "__main__":
+    faulthandler.enable()  # a rank that aborts shows where (teardown aborts were seen, rarely)
     _worker(Path(sys.argv[1]))

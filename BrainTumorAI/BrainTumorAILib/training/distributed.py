@@ -105,11 +105,28 @@ def distributed_context(device_setting: str = "auto"):
             dist.destroy_process_group()
         raise
     if created:
-        # A rank that leaves while another still works (rank 0 writes the report) tore gloo's
-        # connections down under it: the other rank aborted ("terminate called without an active
-        # exception") about one run in four on a loaded 2-core machine
-        dist.barrier()
+        _leave_together()
+
+
+def _leave_together() -> None:
+    """Destroy the process group on every rank, rank 0's last.
+
+    A rank that leaves while another still works (rank 0 writes the report) tore gloo's
+    connections down under it: the other rank aborted ("terminate called without an active
+    exception") about one run in four on a loaded 2-core machine, hence the barrier. A rank
+    still aborted that way, rarely, after the barrier with all its work written (once in a
+    test run; not in 25 loaded runs of the test alone): the ranks tore their connections down in
+    any order. torch has no ordered shutdown, so the other ranks say through the rendezvous store
+    (which outlives the group) that theirs is gone before rank 0's goes.
+    """
+    dist.barrier()
+    store, rank, world_size = dist.distributed_c10d._get_default_store(), dist.get_rank(), dist.get_world_size()
+    if rank == 0:
+        store.wait([f"braintumorai/left/{other}" for other in range(1, world_size)])
         dist.destroy_process_group()
+    else:
+        dist.destroy_process_group()
+        store.set(f"braintumorai/left/{rank}", "1")
 
 
 def derived_seed(*keys: int) -> int:
