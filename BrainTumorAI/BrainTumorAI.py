@@ -218,7 +218,7 @@ class BrainTumorAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         summary = results.summary
         self.ui.verdictLabel.text, self.ui.probabilitiesLabel.text = summary.verdict, summary.probabilities
         self.ui.lesionsLabel.text, self.ui.modelSetsLabel.text = summary.lesions, summary.model_sets
-        self.ui.qualityLabel.text = summary.quality
+        self.ui.qualityLabel.text, self.ui.answerChecksLabel.text = summary.quality, summary.answer_checks
         self.reportPath = results.output_dir / "report.html"
         self.ui.openReportButton.enabled = self.reportPath.is_file()
         self.lastRun = (results.output_dir, run.inputs)

@@ -84,6 +84,7 @@ def render_panel(result: dict) -> Image.Image:
     summary = summarize(result)
     for name, value in (("verdictLabel", summary.verdict), ("probabilitiesLabel", summary.probabilities),
                         ("lesionsLabel", summary.lesions), ("modelSetsLabel", summary.model_sets),
+                        ("qualityLabel", summary.quality), ("answerChecksLabel", summary.answer_checks),
                         ("statusLabel", "Done. Files: demo_output/run")):
         label = panel.findChild(QLabel, name)
         if label is not None:

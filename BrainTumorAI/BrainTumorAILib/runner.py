@@ -14,6 +14,7 @@ import SimpleITK as sitk
 import torch
 
 from . import __version__
+from .answer_checks import answer_checks
 from .catalog import LESION_CSV_COLUMNS, task_specs
 from .errors import InputError
 from .image import LPS_RAS_FLIP, lps_to_ras, write_image
@@ -141,6 +142,7 @@ def run_case(images: dict[str, sitk.Image], roi: BoxROI | None, tasks: str = "al
         run.lesions.extend({"task": spec.name, **row} for row in output.lesions)
         part.update(spec.name, 1.0, "done")
     cross_check(run.result, run.images, run.lesions)  # both metastasis tasks: who found what, agreed list
+    run.result["answer_checks"] = answer_checks(run.result)
     if shared.preprocessors:
         start = time.perf_counter()
         progress.update("quality", 1.0, "input quality checks")

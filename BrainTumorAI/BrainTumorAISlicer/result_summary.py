@@ -1,9 +1,11 @@
 """The results area's text, from result.json: verdicts, class probabilities, lesions, model sets,
-input quality."""
+input quality, whether the answers agree."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from BrainTumorAILib.report.text import answer_check_lines
 
 NOT_RUN = "not run"
 DEMO_FALLBACK_NOTICE = "demo weights, not for clinical use"
@@ -16,6 +18,7 @@ class ResultSummary:
     lesions: str  # lesion count per detection task
     model_sets: str  # model set per task with its notice
     quality: str = NOT_RUN  # input quality: overall, then each task that is not ok and why
+    answer_checks: str = NOT_RUN  # "ok", or each contradiction between the tasks' answers
 
 
 def summarize(result: dict) -> ResultSummary:
@@ -37,6 +40,7 @@ def summarize(result: dict) -> ResultSummary:
         model_sets="\n".join(_model_set_line(task, info) for task, info in (result.get("models") or {}).items()
                              if info) or NOT_RUN,
         quality=_quality_text(result.get("quality")),
+        answer_checks="\n".join(answer_check_lines(result.get("answer_checks"))) or NOT_RUN,
     )
 
 

@@ -30,6 +30,7 @@ def test_each_case_ran_once_with_the_sequences_the_model_sets_read(deployed):
     for result in results.values():
         assert set(result["tasks"]) == set(TASKS)
         assert set(result["inputs"]) == {"t1ce", "flair"}  # the sets' inputs, not the T2 or T1 of the phantom
+        assert result["answer_checks"] == {"status": "ok", "checks": {}}  # no tumour-type or gbm-met to contradict
     stamps = {folder.name: (folder / "result.json").stat().st_mtime_ns for folder in runs.iterdir()}
     run_deployed(TASKS, cohort, models_dir() / "registry.json", runs)  # finished cases are kept, not rerun
     assert stamps == {folder.name: (folder / "result.json").stat().st_mtime_ns for folder in runs.iterdir()}

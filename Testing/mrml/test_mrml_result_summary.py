@@ -49,3 +49,12 @@ def test_input_quality_names_the_unreliable_tasks_and_their_problems():
         "inputs: unreliable\ngbm-met: UNRELIABLE — t2 in-plane spacing 10.0 mm is coarser than the 1.5 mm "
         "gbm-met was built for")
     assert summarize(RESULT).quality == NOT_RUN
+
+
+def test_contradicting_answers_are_named():
+    checks = {"status": "warning", "checks": {
+        "gbm-met_vs_tumour-type": {"status": "warning", "value": "metastasis", "threshold": "hgg",
+                                   "message": "gbm-met reads GBM, tumour-type metastasis"}}}
+    assert summarize({**RESULT, "answer_checks": checks}).answer_checks == (
+        "answers disagree: gbm-met reads GBM, tumour-type metastasis")
+    assert summarize(RESULT).answer_checks == NOT_RUN

@@ -1,4 +1,5 @@
-"""`<out>/summary.csv`: one row per case with its status, error line, each task's answer and seconds."""
+"""`<out>/summary.csv`: one row per case with its status, error line, each task's answer, whether
+the answers agree (result.json's `answer_checks` status) and seconds."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def columns() -> tuple[str, ...]:
     (`summary_scores`), between the case's status and time."""
     specs = task_specs()
     scores = [f"{name}_{key}" for name, spec in specs.items() for key in spec.summary_scores]
-    return ("case", "status", "error", *specs, *scores, "seconds")
+    return ("case", "status", "error", *specs, *scores, "answer_checks", "seconds")
 
 
 def _answer(entry: dict):
@@ -29,6 +30,9 @@ def _answer(entry: dict):
 def result_row(case_id: str, status: str, result: dict, seconds: float) -> dict:
     """A finished case's row from its result.json content."""
     row = {"case": case_id, "status": status, "error": "", "seconds": round(float(seconds), 2)}
+    checks = result.get("answer_checks") or {}
+    if checks.get("checks"):
+        row["answer_checks"] = checks["status"]
     specs = task_specs()
     for task, entry in result.get("tasks", {}).items():
         row[task] = _answer(entry)

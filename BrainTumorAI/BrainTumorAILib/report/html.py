@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
+from ..answer_checks import VISIBLE_LESION_MM
 from ..catalog import LESION_COLUMNS, flat_lesion, number, task_specs, verdict_line
 from ..errors import InputError
 from ..image import LPS_RAS_FLIP
@@ -22,7 +23,7 @@ from ..models.registry import ModelRegistry
 from ..roi import BoxROI
 from .images import choose_key_slices, cut_axial_slice, png_data_uri, render_axial_slice
 from .markup import escape, pairs, table
-from .text import quality_lines
+from .text import answer_check_lines, quality_lines
 
 STYLE = """
 body{font-family:sans-serif;max-width:62em;margin:1.5em auto;padding:0 1em;color:#222;line-height:1.4}
@@ -256,6 +257,20 @@ def _quality_section(quality: dict | None) -> str:
             "unreliable answered on inputs it was not built for: do not use its answer.</p>")
 
 
+def _answer_checks_section(checks: dict | None) -> str:
+    """Where two tasks' answers cannot both be right (absent when no such pair of tasks ran)."""
+    if not checks or not checks["checks"]:
+        return ""
+    cells = "".join(
+        f"<tr class='quality-{escape(r['status'])}'><td>{escape(name)}</td><td>{escape(r['status'])}</td>"
+        f"<td>{escape(r['message'])}</td></tr>" for name, r in checks["checks"].items())
+    return (f"<h2 id='answer-checks'>Do the answers agree? {escape(checks['status'])}</h2>"
+            f"<table><tr><th>Check</th><th>Status</th><th>Finding</th></tr>{cells}</table>"
+            "<p class='meta'>A warning says that two methods' answers cannot both be right, not which one is "
+            f"wrong: read the images. Lesions under {VISIBLE_LESION_MM:.0f} mm are not held against tumour-type, "
+            "whose grid may not show them.</p>")
+
+
 def _notes_section(notes: list[str]) -> str:
     if not notes:
         return ""
@@ -268,6 +283,9 @@ def _summary(result: dict) -> str:
     items += [f"<li>{escape(note)}</li>" for note in result.get("notes", []) if "skipped" in note]
     items += [f"<li class='warning'><a href='#quality'>Input quality</a>: {escape(line.strip())}</li>"
               for line in quality_lines(result.get("quality"))[1:]]
+    checks = result.get("answer_checks") or {}
+    items += [f"<li class='warning'><a href='#answer-checks'>Answers</a>: {escape(line)}</li>"
+              for line in answer_check_lines(checks) if checks.get("status") != "ok"]
     return "<div class='summary'><h2>Summary</h2><ul>" + "".join(items) + "</ul></div>"
 
 
@@ -285,6 +303,7 @@ def build_report(run) -> str:
     parts.append(_inputs_section(result))
     parts.append(_quality_section(result.get("quality")))
     parts += [_task_section(task, run) for task in result.get("tasks", {})]
+    parts.append(_answer_checks_section(result.get("answer_checks")))
     parts.append(_models_section(result))
     parts.append(_timings_section(result.get("timings_s", {})))
     parts.append(_notes_section(result.get("notes", [])))

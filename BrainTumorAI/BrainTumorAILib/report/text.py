@@ -45,6 +45,15 @@ def quality_lines(quality: dict | None) -> list[str]:
     return lines
 
 
+def answer_check_lines(checks: dict | None) -> list[str]:
+    """Whether the tasks' answers agree: "answers agree" or one line per contradiction; nothing
+    when no two tasks that can contradict each other ran."""
+    if not checks or not checks["checks"]:
+        return []
+    problems = [record["message"] for record in checks["checks"].values() if record["status"] != "ok"]
+    return [f"answers disagree: {problem}" for problem in problems] or ["answers agree"]
+
+
 def print_run_summary(result: dict, out_dir: Path) -> None:
     """The verdicts in a few lines (stdout stays JSON-only under --progress json: use stderr)."""
     stream = sys.stderr
@@ -54,7 +63,7 @@ def print_run_summary(result: dict, out_dir: Path) -> None:
             print(f"  {entry['notice']}", file=stream)
         for line in lesion_table_lines(entry.get("lesions") or []):
             print(f"    {line}", file=stream)
-    for line in quality_lines(result.get("quality")):
+    for line in [*quality_lines(result.get("quality")), *answer_check_lines(result.get("answer_checks"))]:
         print(line, file=stream)
     for note in result["notes"]:
         print(f"note: {note}", file=stream)
