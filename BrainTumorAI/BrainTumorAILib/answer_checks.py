@@ -15,9 +15,9 @@ from .tasks.gbm_met.method import TASK as GBM_MET
 from .tasks.metastases.cross_method import AGREED, TASKS as METASTASIS_TASKS
 from .tasks.tumour_type.method import TASK as TUMOUR_TYPE
 
-# The smallest lesion whose absence from tumour-type's answer counts as a contradiction: two
-# voxels of the bundled set's 4 mm grid. A smaller one may vanish on that grid altogether.
-VISIBLE_LESION_MM = 8.0
+# The smallest lesion whose absence from tumour-type's answer counts as a contradiction, in voxels
+# of the grid tumour-type read (8 mm on the bundled set's 4 mm grid): a smaller one may vanish on it.
+VISIBLE_LESION_VOXELS = 2
 # What gbm-met's two answers are called among tumour-type's seven classes.
 GBM_MET_CLASS = {"GBM": "hgg", "metastasis": "metastasis"}
 
@@ -41,17 +41,22 @@ def _detected_lesions(result: dict) -> tuple[str, list[dict]]:
     return task, result["tasks"][task].get("lesions") or []
 
 
+def visible_lesion_mm(tumour_type: dict) -> float:
+    """The lesion diameter tumour-type's grid shows for sure (`input_grid` of its result)."""
+    return VISIBLE_LESION_VOXELS * float(tumour_type["input_grid"]["spacing_mm"])
+
+
 def _type_against_lesions(result: dict) -> dict:
-    label = result["tasks"][TUMOUR_TYPE]["label"]
+    label, visible = result["tasks"][TUMOUR_TYPE]["label"], visible_lesion_mm(result["tasks"][TUMOUR_TYPE])
     source, lesions = _detected_lesions(result)
     largest = max((lesion["longest_diameter_mm"] for lesion in lesions), default=0.0)
     found = f"{source} found {len(lesions)} lesion{'s' if len(lesions) != 1 else ''}" + (
         f" (largest {largest:.0f} mm)" if lesions else "")
-    if label == "healthy" and largest >= VISIBLE_LESION_MM:
-        return check("warning", largest, VISIBLE_LESION_MM, f"tumour-type reads no tumour, but {found}")
+    if label == "healthy" and largest >= visible:
+        return check("warning", largest, visible, f"tumour-type reads no tumour, but {found}")
     if label == "metastasis" and not lesions:
-        return check("warning", 0.0, VISIBLE_LESION_MM, f"tumour-type reads a metastasis, but {found}")
-    return check("ok", largest, VISIBLE_LESION_MM, f"tumour-type reads {label}; {found}")
+        return check("warning", 0.0, visible, f"tumour-type reads a metastasis, but {found}")
+    return check("ok", largest, visible, f"tumour-type reads {label}; {found}")
 
 
 def _classifiers_against_each_other(gbm_met: dict, tumour_type: dict) -> dict:

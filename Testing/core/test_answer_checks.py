@@ -2,21 +2,26 @@
 
 import pytest
 
-from BrainTumorAILib.answer_checks import VISIBLE_LESION_MM, answer_checks
+from BrainTumorAILib.answer_checks import answer_checks
 from BrainTumorAILib.cohort.summary import result_row
 from BrainTumorAILib.report.html import build_report
 from BrainTumorAILib.report.text import answer_check_lines, print_run_summary
 from BrainTumorAILib.runner import RunResult
 
 
+GRID_MM = 4.0  # the bundled tumour-type set's grid: lesions from 8 mm on are held against it
+VISIBLE_MM = 2 * GRID_MM
+
+
 def lesion(diameter_mm: float) -> dict:
     return {"id": 1, "volume_mm3": diameter_mm ** 3 / 2, "longest_diameter_mm": diameter_mm}
 
 
-def result(tumour_type=None, gbm_met=None, mets_3d=None, mets_25d=None, agreed=None) -> dict:
+def result(tumour_type=None, gbm_met=None, mets_3d=None, mets_25d=None, agreed=None, grid_mm=GRID_MM) -> dict:
     tasks = {}
     if tumour_type:
-        tasks["tumour-type"] = {"label": tumour_type, "probabilities": {tumour_type: 0.9}}
+        tasks["tumour-type"] = {"label": tumour_type, "probabilities": {tumour_type: 0.9},
+                                "input_grid": {"size": 48, "spacing_mm": grid_mm}}
     if gbm_met:
         tasks["gbm-met"] = {"label": gbm_met, "predictive_index": 0.8, "cutoff": 0.5}
     for task, lesions in (("mets-3d", mets_3d), ("mets-25d", mets_25d)):
@@ -32,7 +37,7 @@ def test_healthy_against_a_lesion_both_detectors_found():
     checks = answer_checks(result("healthy", mets_3d=[lesion(12)], mets_25d=[lesion(12)], agreed=[lesion(12)]))
     record = checks["checks"]["tumour-type_vs_metastasis_detection"]
     assert checks["status"] == record["status"] == "warning"
-    assert (record["value"], record["threshold"]) == (12.0, VISIBLE_LESION_MM)
+    assert (record["value"], record["threshold"]) == (12.0, VISIBLE_MM)
     assert record["message"] == "tumour-type reads no tumour, but both metastasis methods found 1 lesion (largest 12 mm)"
 
 
@@ -45,8 +50,8 @@ def test_the_agreed_list_decides_when_both_detectors_ran():
 
 
 @pytest.mark.parametrize("label, lesions, status", [
-    ("healthy", [lesion(VISIBLE_LESION_MM - 0.5)], "ok"),   # too small for tumour-type's grid
-    ("healthy", [lesion(VISIBLE_LESION_MM)], "warning"),
+    ("healthy", [lesion(VISIBLE_MM - 0.5)], "ok"),   # too small for tumour-type's grid
+    ("healthy", [lesion(VISIBLE_MM)], "warning"),
     ("metastasis", [], "warning"),
     ("metastasis", [lesion(4)], "ok"),
     ("meningioma", [lesion(30)], "ok"),                      # the detectors outline any enhancing mass
@@ -55,6 +60,14 @@ def test_one_detector_against_tumour_type(label, lesions, status):
     checks = answer_checks(result(label, mets_3d=lesions))
     assert checks["checks"]["tumour-type_vs_metastasis_detection"]["status"] == status
     assert "mets-3d found" in checks["checks"]["tumour-type_vs_metastasis_detection"]["message"]
+
+
+def test_a_finer_grid_is_held_to_smaller_lesions():
+    """A model set reading 1.5 mm voxels (the paper's 128^3 grid) sees a 5 mm lesion; the bundled 4 mm one may not."""
+    assert answer_checks(result("healthy", mets_3d=[lesion(5)], grid_mm=1.5))["status"] == "warning"
+    assert answer_checks(result("healthy", mets_3d=[lesion(5)]))["status"] == "ok"
+    assert answer_checks(result("healthy", mets_3d=[lesion(5)], grid_mm=1.5))["checks"][
+        "tumour-type_vs_metastasis_detection"]["threshold"] == 3.0
 
 
 @pytest.mark.parametrize("gbm_met, tumour_type, status, message", [

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from ..answer_checks import VISIBLE_LESION_MM
+from ..answer_checks import VISIBLE_LESION_VOXELS
 from ..catalog import LESION_COLUMNS, flat_lesion, number, task_specs, verdict_line
 from ..errors import InputError
 from ..image import LPS_RAS_FLIP
@@ -263,12 +263,14 @@ def _answer_checks_section(checks: dict | None) -> str:
         return ""
     cells = "".join(
         f"<tr class='quality-{escape(r['status'])}'><td>{escape(name)}</td><td>{escape(r['status'])}</td>"
+        f"<td class='num'>{escape(r['value'])}</td><td class='num'>{escape(r['threshold'])}</td>"
         f"<td>{escape(r['message'])}</td></tr>" for name, r in checks["checks"].items())
     return (f"<h2 id='answer-checks'>Do the answers agree? {escape(checks['status'])}</h2>"
-            f"<table><tr><th>Check</th><th>Status</th><th>Finding</th></tr>{cells}</table>"
+            "<table><tr><th>Check</th><th>Status</th><th>Value</th><th>Threshold or expected</th><th>Finding</th></tr>"
+            f"{cells}</table>"
             "<p class='meta'>A warning says that two methods' answers cannot both be right, not which one is "
-            f"wrong: read the images. Lesions under {VISIBLE_LESION_MM:.0f} mm are not held against tumour-type, "
-            "whose grid may not show them.</p>")
+            f"wrong: read the images. Lesions narrower than {VISIBLE_LESION_VOXELS} voxels of tumour-type's grid (the "
+            "check's threshold, in mm) are not held against it: the grid may not show them.</p>")
 
 
 def _notes_section(notes: list[str]) -> str:
