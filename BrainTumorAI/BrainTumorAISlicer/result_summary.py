@@ -18,7 +18,7 @@ class ResultSummary:
     lesions: str  # lesion count per detection task
     model_sets: str  # model set per task with its notice
     quality: str = NOT_RUN  # input quality: overall, then each task that is not ok and why
-    answer_checks: str = NOT_RUN  # "ok", or each contradiction between the tasks' answers
+    answer_checks: str = NOT_RUN  # "answers agree", or each contradiction between the tasks' answers
 
 
 def summarize(result: dict) -> ResultSummary:

@@ -239,6 +239,16 @@ def _timings_section(timings: dict) -> str:
             "stage is in bold.</p>")
 
 
+def _check_row(labels: list[str], record: dict) -> str:
+    """One table row of a check record (quality or answer check): its labels, then status, value,
+    threshold and message, coloured by status."""
+    cells = [*labels, record["status"]]
+    numbers = [record["value"], record["threshold"]]
+    return (f"<tr class='quality-{escape(record['status'])}'>" + "".join(f"<td>{escape(c)}</td>" for c in cells)
+            + "".join(f"<td class='num'>{escape(n)}</td>" for n in numbers)
+            + f"<td>{escape(record['message'])}</td></tr>")
+
+
 def _quality_section(quality: dict | None) -> str:
     """Input quality: every check of every sequence and task, the ones that are not ok first."""
     if not quality:
@@ -246,10 +256,7 @@ def _quality_section(quality: dict | None) -> str:
     rows = [(scope, name, check, record) for scope in ("tasks", "sequences")
             for name, entry in quality.get(scope, {}).items() for check, record in entry["checks"].items()]
     rows.sort(key=lambda row: row[3]["status"] == "ok")
-    cells = "".join(
-        f"<tr class='quality-{escape(r['status'])}'><td>{escape(name)}</td><td>{escape(check)}</td><td>{escape(r['status'])}</td>"
-        f"<td class='num'>{escape(r['value'])}</td><td class='num'>{escape(r['threshold'])}</td><td>{escape(r['message'])}</td></tr>"
-        for _, name, check, r in rows)
+    cells = "".join(_check_row([name, check], r) for _, name, check, r in rows)
     source = quality.get("thresholds_file") or "the defaults (BrainTumorAILib/quality/thresholds.py)"
     return (f"<h2 id='quality'>Input quality: {escape(quality['status'])}</h2>"
             "<table><tr><th>Task or sequence</th><th>Check</th><th>Status</th><th>Value</th><th>Threshold</th>"
@@ -261,10 +268,7 @@ def _answer_checks_section(checks: dict | None) -> str:
     """Where two tasks' answers cannot both be right (absent when no such pair of tasks ran)."""
     if not checks or not checks["checks"]:
         return ""
-    cells = "".join(
-        f"<tr class='quality-{escape(r['status'])}'><td>{escape(name)}</td><td>{escape(r['status'])}</td>"
-        f"<td class='num'>{escape(r['value'])}</td><td class='num'>{escape(r['threshold'])}</td>"
-        f"<td>{escape(r['message'])}</td></tr>" for name, r in checks["checks"].items())
+    cells = "".join(_check_row([name], r) for name, r in checks["checks"].items())
     return (f"<h2 id='answer-checks'>Do the answers agree? {escape(checks['status'])}</h2>"
             "<table><tr><th>Check</th><th>Status</th><th>Value</th><th>Threshold or expected</th><th>Finding</th></tr>"
             f"{cells}</table>"
